@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "loader.h"
+
+/* The first released layout: anything smaller cannot be a v1 plugin. */
+#define PLUGIN_SIZE_V1 sizeof(struct minion_plugin)
+
+const char *loader_kind_name(enum minion_kind kind)
+{
+    switch (kind) {
+    case MINION_KIND_ENGINE: return "engine";
+    case MINION_KIND_CALLBACK: return "callback";
+    case MINION_KIND_REPORTER: return "reporter";
+    }
+    return "plugin";
+}
+
+/* True when this process's binary lives in the tree it was built in. */
+static int running_uninstalled(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    size_t blen = strlen(MINION_BUILD_DIR);
+
+    if (n <= 0) {
+        return 0;
+    }
+    exe[n] = '\0';
+    return strncmp(exe, MINION_BUILD_DIR, blen) == 0 && exe[blen] == '/';
+}
+
+char *loader_search_path(const char *user_path)
+{
+    const char *build = running_uninstalled() ? MINION_BUILD_PLUGIN_PATH : "";
+    size_t len = (user_path ? strlen(user_path) : 0) +
+                 strlen(MINION_PKGLIBDIR) + strlen(build) + 3;
+    char *path = malloc(len);
+
+    if (!path) {
+        return NULL;
+    }
+    snprintf(path, len, "%s%s%s%s%s", user_path ? user_path : "",
+             user_path && *user_path ? ":" : "", MINION_PKGLIBDIR,
+             *build ? ":" : "", build);
+    return path;
+}
+
+/* "dir/redis.so" -> "redis" in @name. */
+static void name_of(const char *path, char *name, size_t cap)
+{
+    const char *base = strrchr(path, '/');
+    size_t n;
+
+    base = base ? base + 1 : path;
+    n = strcspn(base, ".");
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(name, base, n);
+    name[n] = '\0';
+}
+
+static int check(const struct minion_plugin *p, const char *name,
+                 enum minion_kind kind, char *err, size_t errlen)
+{
+    const char *kn = loader_kind_name(kind);
+
+    if (p->abi != MINION_ABI_MAJOR) {
+        snprintf(err, errlen, "%s %s: built for ABI %u, core is %d", kn,
+                 name, p->abi, MINION_ABI_MAJOR);
+        return -1;
+    }
+    if (p->size < PLUGIN_SIZE_V1) {
+        snprintf(err, errlen,
+                 "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
+                 kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_V1);
+        return -1;
+    }
+    if (p->kind != kind) {
+        snprintf(err, errlen, "%s is a %s plugin, not a %s", name,
+                 loader_kind_name(p->kind), kn);
+        return -1;
+    }
+    if (!p->name || strcmp(p->name, name) != 0) {
+        snprintf(err, errlen, "%s %s: descriptor names itself '%s'", kn,
+                 name, p->name ? p->name : "(null)");
+        return -1;
+    }
+    if (kind == MINION_KIND_ENGINE && (!p->engine.request || !p->engine.finish)) {
+        snprintf(err, errlen, "engine %s: no request or finish hook", name);
+        return -1;
+    }
+    if (kind == MINION_KIND_CALLBACK && !p->callback.process) {
+        snprintf(err, errlen, "callback %s: no process hook", name);
+        return -1;
+    }
+    if (kind == MINION_KIND_REPORTER && !p->reporter.on_report) {
+        snprintf(err, errlen, "reporter %s: no on_report hook", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_file(const char *path, enum minion_kind kind,
+                     struct loaded_plugin *out, char *err, size_t errlen)
+{
+    char name[128], symbol[160];
+    const struct minion_plugin *p;
+    void *dl;
+
+    name_of(path, name, sizeof(name));
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!dl) {
+        snprintf(err, errlen, "cannot load %s plugin %s: %s",
+                 loader_kind_name(kind), path, dlerror());
+        return -1;
+    }
+    snprintf(symbol, sizeof(symbol), "minion_plugin_%s", name);
+    p = dlsym(dl, symbol);
+    if (!p) {
+        snprintf(err, errlen, "%s is not a minionize plugin: no symbol %s",
+                 path, symbol);
+        dlclose(dl);
+        return -1;
+    }
+    if (check(p, name, kind, err, errlen) < 0) {
+        dlclose(dl);
+        return -1;
+    }
+    out->dl = dl;
+    out->plugin = p;
+    out->path = strdup(path);
+    if (!out->path) {
+        snprintf(err, errlen, "out of memory");
+        dlclose(dl);
+        return -1;
+    }
+    return 0;
+}
+
+int loader_open(const char *spec, enum minion_kind kind,
+                const char *search_path, struct loaded_plugin *out, char *err,
+                size_t errlen)
+{
+    char file[PATH_MAX];
+    const char *p;
+
+    memset(out, 0, sizeof(*out));
+    if (strchr(spec, '/')) {
+        if (access(spec, R_OK) < 0) {
+            snprintf(err, errlen, "cannot read %s plugin %s: %s",
+                     loader_kind_name(kind), spec, strerror(errno));
+            return -1;
+        }
+        return open_file(spec, kind, out, err, errlen);
+    }
+    for (p = search_path; p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        if (n > 0 && n < sizeof(file) - strlen(spec) - 5) {
+            snprintf(file, sizeof(file), "%.*s/%s.so", (int)n, p, spec);
+            if (access(file, F_OK) == 0) {
+                return open_file(file, kind, out, err, errlen);
+            }
+        }
+        p = colon ? colon + 1 : NULL;
+    }
+    char *known = loader_list(kind, search_path);
+    snprintf(err, errlen, "unknown %s '%s' (available: %s)",
+             loader_kind_name(kind), spec,
+             known && *known ? known : "none found");
+    free(known);
+    return -1;
+}
+
+void loader_close(struct loaded_plugin *lp)
+{
+    if (!lp) {
+        return;
+    }
+    /* Leave the object mapped under the sanitizers so leak reports can
+     * still name its functions. */
+#ifndef __SANITIZE_ADDRESS__
+    if (lp->dl) {
+        dlclose(lp->dl);
+    }
+#endif
+    free(lp->path);
+    memset(lp, 0, sizeof(*lp));
+}
+
+static int list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)); p += n) {
+        if ((p == list || (p - list >= 2 && p[-2] == ',')) &&
+            (p[n] == ',' || p[n] == '\0')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+char *loader_list(enum minion_kind kind, const char *search_path)
+{
+    char *list = calloc(1, 1);
+    size_t len = 0;
+
+    for (const char *p = search_path; list && p && *p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        char dir[PATH_MAX];
+        DIR *d;
+
+        snprintf(dir, sizeof(dir), "%.*s", (int)n, p);
+        p = colon ? colon + 1 : NULL;
+        d = opendir(dir);
+        if (!d) {
+            continue;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            size_t el = strlen(e->d_name);
+            char file[PATH_MAX + 256], name[128], why[256];
+            struct loaded_plugin lp;
+
+            if (el < 4 || strcmp(e->d_name + el - 3, ".so") != 0) {
+                continue;
+            }
+            name_of(e->d_name, name, sizeof(name));
+            if (list_has(list, name)) {
+                continue;
+            }
+            snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+            if (open_file(file, kind, &lp, why, sizeof(why)) < 0) {
+                continue;
+            }
+            loader_close(&lp);
+            char *grown = realloc(list, len + strlen(name) + 3);
+            if (!grown) {
+                break;
+            }
+            list = grown;
+            len += (size_t)sprintf(list + len, "%s%s", len ? ", " : "", name);
+        }
+        closedir(d);
+    }
+    return list;
+}

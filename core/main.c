@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/* minionize: one minion. Takes params from an engine, runs a callback per
+ * param, settles each one, reports. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "instance.h"
+#include "settings.h"
+#include "log.h"
+#include "options.h"
+#include "runner.h"
+#include "task.h"
+
+/* The core's own settings, parsed like any plugin's. */
+struct core_conf {
+    char *engine;
+    char *callback;
+    char **reporters;
+    long long concurrency;
+    long long max_attempts;
+    double timeout;
+    double grace;
+    int decoder;
+    long long max_tasks;
+    int exit_when_empty;
+    char *minion_id;
+    char *plugin_path;
+    int log_level;
+    char *dry;
+    size_t result_bytes;
+};
+
+#define CORE(field) offsetof(struct core_conf, field)
+
+static const struct minion_option core_options[] = {
+    {"MINION_ENGINE", MINION_OPT_STRING, "file", CORE(engine), 0,
+     "Where params come from: file, redis, or a path to an engine .so."},
+    {"MINION_CALLBACK", MINION_OPT_STRING, "process", CORE(callback), 0,
+     "What runs per param: process, function, or a path to a callback .so."},
+    {"MINION_REPORTER", MINION_OPT_LIST, "null", CORE(reporters), 0,
+     "Comma list of reporters: null, stdout, json, or paths to .so files."},
+    {"MINION_CONCURRENCY", MINION_OPT_INT, "1", CORE(concurrency), 0,
+     "Tasks in flight in this minion (-j)."},
+    {"MINION_MAX_ATTEMPTS", MINION_OPT_INT, "3", CORE(max_attempts), 0,
+     "Runs of a failing param before it is dead-lettered."},
+    {"MINION_TIMEOUT", MINION_OPT_DURATION, "0", CORE(timeout), 0,
+     "Seconds a task may run before it is stopped and counted failed; 0: "
+     "no limit."},
+    {"MINION_GRACE", MINION_OPT_DURATION, "30", CORE(grace), 0,
+     "Seconds in-flight tasks get to finish after SIGTERM/SIGINT."},
+    {"MINION_DECODER", MINION_OPT_ENUM, "identity", CORE(decoder), 0,
+     "identity: the param is its raw text; json: it must be one JSON value.",
+     "identity|json"},
+    {"MINION_MAX_TASKS", MINION_OPT_INT, "0", CORE(max_tasks), 0,
+     "Exit after this many tasks; 0: no limit."},
+    {"MINION_EXIT_WHEN_EMPTY", MINION_OPT_BOOL, "0", CORE(exit_when_empty), 0,
+     "Exit once the queue holds nothing new and nothing pending (--drain)."},
+    {"MINION_ID", MINION_OPT_STRING, NULL, CORE(minion_id), 0,
+     "This minion's name: consumer name, report file name. Default "
+     "HOSTNAME-PID."},
+    {"MINION_PLUGIN_PATH", MINION_OPT_STRING, NULL, CORE(plugin_path), 0,
+     "Colon list of folders searched first for plugins given by name."},
+    {"MINION_LOG_LEVEL", MINION_OPT_ENUM, "info", CORE(log_level), 0,
+     "error, warn, info or debug; logs go to stderr (-q, -v).",
+     "error|warn|info|debug"},
+    {"DRY", MINION_OPT_STRING, NULL, CORE(dry), 0,
+     "When set (and not 0/false/no): print what would run, ack without "
+     "running (--dry-run)."},
+    {"MINION_RESULT_BYTES", MINION_OPT_SIZE, "65536", CORE(result_bytes), 0,
+     "Bytes of a task's output kept as its result (the tail)."},
+    {NULL}};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "Usage: minionize [OPTIONS] [--] [PROGRAM [ARGS...]]\n"
+        "Run PROGRAM (default: echo) once per param taken from a queue.\n"
+        "\n"
+        "  -e, --engine NAME        file (default), redis, or an engine .so\n"
+        "  -c, --callback NAME      process (default), function, or a .so\n"
+        "  -r, --reporter LIST      null (default), stdout, json, ...\n"
+        "  -j, --concurrency N      tasks in flight (default 1)\n"
+        "  -a, --arg-file FILE      read params from FILE (MINION_FILE)\n"
+        "      --drain              exit when the queue is empty\n"
+        "  -n, --dry-run            print what would run, run nothing\n"
+        "      --set NAME=VALUE     any setting, as if in the environment\n"
+        "      --env-file PATH      read settings from PATH instead of ./.env\n"
+        "  -v, --verbose            log debug detail\n"
+        "  -q, --quiet              log warnings and errors only\n"
+        "      --help-plugin NAME   a plugin's settings (--format=markdown)\n"
+        "  -h, --help               this help\n"
+        "  -V, --version            the version\n"
+        "\n"
+        "Placeholders in ARGS: {} is the param, {name} a field of a JSON\n"
+        "object param; without placeholders the param is the last argument.\n"
+        "Settings come from flags, then the environment, then .env.\n"
+        "Core settings:\n");
+    options_print(out, core_options, 0);
+}
+
+/* One line for a usage error, exit status 2. */
+static int usage_error(const char *what, const char *arg)
+{
+    log_error("%s '%s' (see minionize --help)", what, arg);
+    return 2;
+}
+
+static int is_dry(const char *value)
+{
+    int b;
+
+    if (!value) {
+        return 0;
+    }
+    if (options_parse_bool(value, &b) == 0) {
+        return b;
+    }
+    return 1;
+}
+
+/* The core settings, checked. Returns 0 or 2 (after logging). */
+static int load_core(struct core_conf *cc, const struct settings *cfg)
+{
+    char err[512];
+
+    if (options_fill(core_options, cc, cfg, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (cc->concurrency < 1 || cc->concurrency > 100000) {
+        log_error("MINION_CONCURRENCY must be between 1 and 100000, not %lld",
+                  cc->concurrency);
+        return 2;
+    }
+    if (cc->max_attempts < 1 || cc->max_attempts > 1000000) {
+        log_error("MINION_MAX_ATTEMPTS must be at least 1, not %lld",
+                  cc->max_attempts);
+        return 2;
+    }
+    if (cc->max_tasks < 0) {
+        log_error("MINION_MAX_TASKS must be 0 or more, not %lld",
+                  cc->max_tasks);
+        return 2;
+    }
+    if (!cc->reporters || !cc->reporters[0]) {
+        log_error("MINION_REPORTER is empty: use null for none");
+        return 2;
+    }
+    return 0;
+}
+
+static char *default_minion_id(void)
+{
+    char host[256];
+    char *id;
+
+    if (gethostname(host, sizeof(host)) < 0) {
+        snprintf(host, sizeof(host), "minion");
+    }
+    host[sizeof(host) - 1] = '\0';
+    if (asprintf(&id, "%s-%ld", host, (long)getpid()) < 0) {
+        return NULL;
+    }
+    return id;
+}
+
+static int help_plugin(const char *name, const char *search_path,
+                       int markdown)
+{
+    static const enum minion_kind kinds[] = {
+        MINION_KIND_ENGINE, MINION_KIND_CALLBACK, MINION_KIND_REPORTER};
+    struct loaded_plugin lp;
+    char err[768];
+    int found = 0;
+
+    for (size_t i = 0; i < 3; i++) {
+        if (loader_open(name, kinds[i], search_path, &lp, err,
+                        sizeof(err)) == 0) {
+            if (found) {
+                printf("\n");
+            }
+            instance_print_help(lp.plugin, markdown);
+            loader_close(&lp);
+            found = 1;
+        }
+    }
+    if (!found) {
+        char *e = loader_list(MINION_KIND_ENGINE, search_path);
+        char *c = loader_list(MINION_KIND_CALLBACK, search_path);
+        char *r = loader_list(MINION_KIND_REPORTER, search_path);
+        log_error("no plugin '%s' (engines: %s; callbacks: %s; reporters: "
+                  "%s)",
+                  name, e ? e : "", c ? c : "", r ? r : "");
+        free(e);
+        free(c);
+        free(r);
+        return 2;
+    }
+    return 0;
+}
+
+enum {
+    OPT_DRAIN = 256,
+    OPT_SET,
+    OPT_ENV_FILE,
+    OPT_HELP_PLUGIN,
+    OPT_FORMAT,
+};
+
+static const struct option long_options[] = {
+    {"engine", required_argument, NULL, 'e'},
+    {"callback", required_argument, NULL, 'c'},
+    {"reporter", required_argument, NULL, 'r'},
+    {"concurrency", required_argument, NULL, 'j'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"arg-file", required_argument, NULL, 'a'},
+    {"drain", no_argument, NULL, OPT_DRAIN},
+    {"dry-run", no_argument, NULL, 'n'},
+    {"set", required_argument, NULL, OPT_SET},
+    {"env-file", required_argument, NULL, OPT_ENV_FILE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help-plugin", required_argument, NULL, OPT_HELP_PLUGIN},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
+
+struct cli {
+    const char *env_file;
+    const char *help_plugin;
+    int markdown;
+    int first_arg; /* index of PROGRAM in argv */
+};
+
+/* Flags become the top config layer. Returns -1 to go on, else the exit
+ * status. */
+static int parse_cli(int argc, char **argv, struct settings *cfg,
+                     struct cli *cli)
+{
+    int c;
+
+    opterr = 0;
+    optopt = 0;
+    /* "+": stop at PROGRAM, so its own options are left alone. */
+    while ((c = getopt_long(argc, argv, "+:e:c:r:j:a:nvqhV", long_options,
+                            NULL)) != -1) {
+        const char *key = NULL, *value = optarg;
+        switch (c) {
+        case 'e': key = "MINION_ENGINE"; break;
+        case 'c': key = "MINION_CALLBACK"; break;
+        case 'r': key = "MINION_REPORTER"; break;
+        case 'j': key = "MINION_CONCURRENCY"; break;
+        case 'a': key = "MINION_FILE"; break;
+        case OPT_DRAIN: key = "MINION_EXIT_WHEN_EMPTY"; value = "1"; break;
+        case 'n': key = "DRY"; value = "1"; break;
+        case 'v': key = "MINION_LOG_LEVEL"; value = "debug"; break;
+        case 'q': key = "MINION_LOG_LEVEL"; value = "warn"; break;
+        case OPT_SET: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg) {
+                return usage_error("--set needs NAME=VALUE, not", optarg);
+            }
+            *eq = '\0';
+            key = optarg;
+            value = eq + 1;
+            break;
+        }
+        case OPT_ENV_FILE: cli->env_file = optarg; break;
+        case OPT_HELP_PLUGIN: cli->help_plugin = optarg; break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "markdown") != 0 && strcmp(optarg, "text")) {
+                return usage_error("--format is text or markdown, not",
+                                   optarg);
+            }
+            cli->markdown = strcmp(optarg, "markdown") == 0;
+            break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("minionize %s\n", PACKAGE_VERSION); return 0;
+        default: {
+            /* A short option is named by optopt; a long one by argv. */
+            char shortopt[3] = {'-', (char)optopt, '\0'};
+            const char *name = optopt ? shortopt : argv[optind - 1];
+            return usage_error(c == ':' ? "this option needs a value:"
+                                        : "unknown option",
+                               name);
+        }
+        }
+        if (key && settings_set_flag(cfg, key, value) < 0) {
+            log_error("out of memory");
+            return 1;
+        }
+    }
+    cli->first_arg = optind;
+    return -1;
+}
+
+static int load_env_file(struct settings *cfg, const struct cli *cli)
+{
+    const char *path = cli->env_file ? cli->env_file : ".env";
+    char err[512];
+    int rc = settings_load_dotenv(cfg, path, err, sizeof(err));
+
+    if (rc == -ENOENT && !cli->env_file) {
+        return 0; /* ./.env is optional */
+    }
+    if (rc < 0) {
+        if (rc == -ENOENT) {
+            log_error("--env-file %s: no such file", path);
+        } else {
+            log_error("%s", err);
+        }
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct core_conf cc = {0};
+    struct minion_context ctx = {0};
+    struct settings *cfg = settings_new();
+    struct cli cli = {0};
+    struct minion_instance *engine = NULL, *callback = NULL;
+    struct minion_instance **reporters = NULL;
+    struct event_base *base = NULL;
+    struct runner *runner = NULL;
+    struct utsname uts;
+    char *search_path = NULL, *minion_id = NULL;
+    char err[1024];
+    size_t n_reporters = 0;
+    int rc;
+
+    log_set_program("minionize");
+    if (!cfg) {
+        log_error("out of memory");
+        return 1;
+    }
+    rc = parse_cli(argc, argv, cfg, &cli);
+    if (rc >= 0) {
+        goto out;
+    }
+    rc = load_env_file(cfg, &cli);
+    if (rc) {
+        goto out;
+    }
+    rc = load_core(&cc, cfg);
+    if (rc) {
+        goto out;
+    }
+    log_set_level(cc.log_level);
+    rc = 2;
+    search_path = loader_search_path(cc.plugin_path);
+    if (!search_path) {
+        log_error("out of memory");
+        goto out;
+    }
+    if (cli.help_plugin) {
+        rc = help_plugin(cli.help_plugin, search_path, cli.markdown);
+        goto out;
+    }
+
+    minion_id = cc.minion_id ? strdup(cc.minion_id) : default_minion_id();
+    if (!minion_id || !*minion_id) {
+        log_error("MINION_ID is empty");
+        goto out;
+    }
+    ctx.minion_id = minion_id;
+    ctx.nodename = uname(&uts) == 0 ? uts.nodename : "unknown";
+    ctx.concurrency = (unsigned)cc.concurrency;
+    ctx.max_attempts = (unsigned)cc.max_attempts;
+    ctx.timeout = cc.timeout;
+    ctx.grace = cc.grace;
+    ctx.decoder = cc.decoder;
+    ctx.dry_run = is_dry(cc.dry);
+    ctx.exit_when_empty = cc.exit_when_empty;
+    ctx.max_tasks = cc.max_tasks;
+    ctx.result_bytes = cc.result_bytes;
+    ctx.argc = argc - cli.first_arg;
+    ctx.argv = argv + cli.first_arg;
+
+    /* Load and configure everything before any I/O, so a bad setting is
+     * exit 2 with nothing consumed. */
+    engine = instance_new(cc.engine, MINION_KIND_ENGINE, search_path, cfg,
+                          err, sizeof(err));
+    if (!engine) {
+        log_error("%s", err);
+        goto out;
+    }
+    callback = instance_new(cc.callback, MINION_KIND_CALLBACK, search_path,
+                            cfg, err, sizeof(err));
+    if (!callback) {
+        log_error("%s", err);
+        goto out;
+    }
+    while (cc.reporters[n_reporters]) {
+        n_reporters++;
+    }
+    reporters = calloc(n_reporters, sizeof(*reporters));
+    if (!reporters) {
+        log_error("out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n_reporters; i++) {
+        reporters[i] = instance_new(cc.reporters[i], MINION_KIND_REPORTER,
+                                    search_path, cfg, err, sizeof(err));
+        if (!reporters[i]) {
+            log_error("%s", err);
+            goto out;
+        }
+    }
+    if (instance_init(engine, &ctx, err, sizeof(err)) < 0 ||
+        instance_init(callback, &ctx, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n_reporters; i++) {
+        if (instance_init(reporters[i], &ctx, err, sizeof(err)) < 0) {
+            log_error("%s", err);
+            goto out;
+        }
+    }
+
+    /* Writing to a closed pipe is an error to handle, not a death. */
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    base = event_base_new();
+    if (!base) {
+        log_error("cannot create the event loop");
+        rc = 1;
+        goto out;
+    }
+    task_set_loop_thread();
+    runner = runner_new(base, &ctx, engine, callback, reporters, n_reporters);
+    if (!runner) {
+        log_error("out of memory");
+        rc = 1;
+        goto out;
+    }
+    /* The engine starts last: nothing is taken before the rest is ready. */
+    for (size_t i = 0; i < n_reporters; i++) {
+        if (instance_start(reporters[i], base, err, sizeof(err)) < 0) {
+            log_error("%s", err);
+            goto out;
+        }
+    }
+    if (instance_start(callback, base, err, sizeof(err)) < 0 ||
+        instance_start(engine, base, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    log_debug("minion %s: engine %s, callback %s, -j%u", ctx.minion_id,
+              engine->plugin->name, callback->plugin->name, ctx.concurrency);
+    rc = runner_run(runner);
+
+out:
+    /* The engine goes first so nothing new arrives while the rest goes. */
+    instance_free(engine);
+    instance_free(callback);
+    for (size_t i = 0; reporters && i < n_reporters; i++) {
+        instance_free(reporters[i]);
+    }
+    free(reporters);
+    runner_free(runner);
+    if (base) {
+        event_base_free(base);
+    }
+    options_free(core_options, &cc);
+    free(search_path);
+    free(minion_id);
+    settings_free(cfg);
+    return rc;
+}

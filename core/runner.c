@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include "instance.h"
+#include "log.h"
+#include "runner.h"
+#include "task.h"
+
+/* How long plugins get to flush and close once every task is settled. */
+#define CLOSE_TIMEOUT_S 10
+/* After a forced stop, how long cancelled tasks get to end. */
+#define FORCE_TIMEOUT_S 15
+
+enum phase {
+    PHASE_RUNNING,  /* taking params */
+    PHASE_STOPPING, /* no new params; waiting for the tasks in flight */
+    PHASE_CLOSING,  /* every task settled; plugins are stopping */
+};
+
+struct runner {
+    struct event_base *base;
+    const struct minion_context *ctx;
+    struct minion_instance *engine, *callback;
+    struct minion_instance **reporters;
+    size_t n_reporters;
+
+    struct minion_task *tasks; /* in flight, newest first */
+    unsigned in_flight;
+    unsigned credit; /* granted to the engine, not yet used */
+    long long delivered;
+    unsigned long long generation;
+    unsigned long long n_ok, n_failed, n_dead, n_released;
+
+    enum phase phase;
+    int engine_drained;
+    int paused;
+    int forced;
+    int signals;
+    int exit_code;
+    unsigned stops_pending;
+
+    struct event *pump;        /* deferred: grant credit, check for the end */
+    struct event *sig_term, *sig_int;
+    struct event *grace;       /* MINION_GRACE after the first signal */
+    struct event *force_limit; /* cancelled tasks that will not end */
+    struct event *close_limit; /* plugins that will not stop */
+    const struct timeval *task_timeout;
+};
+
+static void schedule(struct runner *r)
+{
+    event_active(r->pump, EV_TIMEOUT, 1);
+}
+
+static void link_task(struct runner *r, struct minion_task *t)
+{
+    t->prev = NULL;
+    t->next = r->tasks;
+    if (r->tasks) {
+        r->tasks->prev = t;
+    }
+    r->tasks = t;
+    r->in_flight++;
+}
+
+static void unlink_task(struct runner *r, struct minion_task *t)
+{
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        r->tasks = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+    r->in_flight--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Settling a task                                                          */
+
+static enum minion_verdict decide(const struct runner *r,
+                                  const struct minion_task *t,
+                                  enum minion_outcome outcome,
+                                  enum minion_status *status)
+{
+    if (outcome == MINION_OK) {
+        *status = MINION_STATUS_OK;
+        return MINION_VERDICT_ACK;
+    }
+    if (t->released) {
+        *status = MINION_STATUS_RELEASED;
+        return MINION_VERDICT_RELEASE;
+    }
+    if (outcome == MINION_REJECT || t->attempt >= r->ctx->max_attempts) {
+        *status = MINION_STATUS_DEAD;
+        return MINION_VERDICT_DEAD;
+    }
+    *status = MINION_STATUS_FAILED;
+    return MINION_VERDICT_RETRY;
+}
+
+static void count_and_log(struct runner *r, const struct minion_task *t,
+                          enum minion_status status)
+{
+    switch (status) {
+    case MINION_STATUS_OK:
+        r->n_ok++;
+        log_debug("task %s ok (attempt %u)", t->id, t->attempt);
+        break;
+    case MINION_STATUS_FAILED:
+        r->n_failed++;
+        log_info("task %s failed (attempt %u of %u): %s", t->id, t->attempt,
+                 r->ctx->max_attempts, t->error);
+        break;
+    case MINION_STATUS_DEAD:
+        r->n_dead++;
+        log_warn("task %s dead after %u attempt%s: %s", t->id, t->attempt,
+                 t->attempt == 1 ? "" : "s", t->error);
+        break;
+    case MINION_STATUS_RELEASED:
+        r->n_released++;
+        log_info("task %s released unfinished (attempt %u)", t->id,
+                 t->attempt);
+        break;
+    }
+}
+
+/* The end of a task, whatever ended it: verdict to the engine, report to
+ * every reporter, then free it and look for more work. */
+static void settle(struct runner *r, struct minion_task *t,
+                   enum minion_outcome outcome)
+{
+    struct minion_report rep;
+    struct minion_action process_action;
+    enum minion_verdict verdict;
+    enum minion_status status;
+
+    t->end = minion_now();
+    if (t->timer) {
+        event_free(t->timer);
+        t->timer = NULL;
+    }
+    if (t->timed_out) {
+        outcome = MINION_RETRY;
+        minion_task_set_error(t, "timed out after %gs", r->ctx->timeout);
+    }
+    if (outcome != MINION_OK && outcome != MINION_REJECT) {
+        outcome = MINION_RETRY;
+    }
+    if (outcome != MINION_OK && !t->error) {
+        minion_task_set_error(t, outcome == MINION_REJECT ? "rejected"
+                                                          : "failed");
+    }
+    task_flush_output(t);
+    verdict = decide(r, t, outcome, &status);
+
+    /* The run itself is the first step of the timeline. */
+    process_action.name = "process";
+    process_action.start = t->start;
+    process_action.end = t->end;
+    minion_task_add_action(t, process_action.name, t->start, t->end);
+
+    memset(&rep, 0, sizeof(rep));
+    rep.minion_id = r->ctx->minion_id;
+    rep.nodename = r->ctx->nodename;
+    rep.task_id = t->id;
+    rep.param = t->param;
+    rep.param_len = t->len;
+    rep.attempt = t->attempt;
+    rep.generation = t->generation;
+    rep.status = status;
+    rep.exit_code = t->exit_code;
+    rep.error = outcome == MINION_OK ? NULL : t->error;
+    rep.output = task_result(t, &rep.output_len);
+    rep.start = t->start;
+    rep.end = t->end;
+    rep.actions = t->actions;
+    rep.n_actions = t->n_actions;
+
+    r->engine->plugin->engine.finish(r->engine, t->handle, verdict, &rep);
+    for (size_t i = 0; i < r->n_reporters; i++) {
+        struct minion_instance *rp = r->reporters[i];
+        rp->plugin->reporter.on_report(rp, &rep);
+    }
+    count_and_log(r, t, status);
+    unlink_task(r, t);
+    task_free(t);
+    schedule(r);
+}
+
+void runner_task_done(struct runner *r, struct minion_task *t,
+                      enum minion_outcome outcome)
+{
+    struct minion_instance *cb = r->callback;
+
+    if (!t->running) {
+        log_error("%s ended task %s twice; ignored", cb->label, t->id);
+        return;
+    }
+    t->running = 0;
+    if (cb->plugin->callback.teardown) {
+        cb->plugin->callback.teardown(cb, t, outcome);
+    }
+    settle(r, t, outcome);
+}
+
+static void on_task_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct minion_task *t = arg;
+    struct runner *r = t->runner;
+    struct minion_instance *cb = r->callback;
+
+    t->timed_out = 1;
+    log_warn("task %s timed out after %gs; stopping it", t->id,
+             r->ctx->timeout);
+    if (cb->plugin->callback.cancel) {
+        cb->plugin->callback.cancel(cb, t);
+    }
+}
+
+static int param_is_json(const struct minion_task *t)
+{
+    cJSON *v = cJSON_ParseWithLength(t->param, t->len);
+    int ok = v != NULL;
+
+    cJSON_Delete(v);
+    return ok;
+}
+
+/* DRY mode: say what would run, and count it done. */
+static void dry_run(struct runner *r, struct minion_task *t)
+{
+    struct minion_instance *cb = r->callback;
+    int rc = 0;
+
+    if (cb->plugin->callback.describe) {
+        rc = cb->plugin->callback.describe(cb, t, &t->out);
+    } else {
+        minion_output_write(&t->out, t->param, t->len);
+    }
+    settle(r, t, rc == 0 ? MINION_OK : MINION_REJECT);
+}
+
+static void start_task(struct runner *r, struct minion_task *t)
+{
+    struct minion_instance *cb = r->callback;
+
+    if (r->ctx->decoder == MINION_DECODER_JSON && !param_is_json(t)) {
+        minion_task_set_error(t, "param is not valid JSON");
+        settle(r, t, MINION_REJECT);
+        return;
+    }
+    if (r->ctx->dry_run) {
+        dry_run(r, t);
+        return;
+    }
+    if (cb->plugin->callback.setup) {
+        int rc = cb->plugin->callback.setup(cb, t);
+        if (rc != MINION_OK) {
+            settle(r, t, rc);
+            return;
+        }
+    }
+    if (r->task_timeout) {
+        t->timer = evtimer_new(r->base, on_task_timeout, t);
+        if (t->timer) {
+            evtimer_add(t->timer, r->task_timeout);
+        }
+    }
+    t->running = 1;
+    cb->plugin->callback.process(cb, t); /* may end (and free) t at once */
+}
+
+int minion_engine_deliver(struct minion_instance *inst,
+                          const struct minion_param *p)
+{
+    struct runner *r = inst->runner;
+    struct minion_task *t;
+
+    if (r->credit == 0 || r->phase != PHASE_RUNNING) {
+        return -ENOSPC;
+    }
+    t = task_new(p, r->ctx->result_bytes);
+    if (!t) {
+        minion_instance_fail(inst, "out of memory for a task");
+        return -ENOMEM;
+    }
+    r->credit--;
+    r->delivered++;
+    t->runner = r;
+    t->generation = ++r->generation;
+    t->start = minion_now();
+    link_task(r, t);
+    start_task(r, t);
+    return 0;
+}
+
+void minion_engine_drained(struct minion_instance *inst)
+{
+    struct runner *r = inst->runner;
+
+    r->engine_drained = 1;
+    schedule(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stopping                                                                  */
+
+static void pause_engine(struct runner *r)
+{
+    r->credit = 0;
+    if (!r->paused && r->engine->plugin->engine.pause) {
+        r->paused = 1;
+        r->engine->plugin->engine.pause(r->engine);
+    }
+    r->paused = 1;
+}
+
+static void finish_closing(struct runner *r)
+{
+    event_base_loopbreak(r->base);
+}
+
+static void on_close_limit(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+
+    log_warn("plugins did not stop within %ds; exiting anyway",
+             CLOSE_TIMEOUT_S);
+    finish_closing(r);
+}
+
+/* Every task is settled: stop the plugins, engine first so its acks are
+ * flushed while the others still run. */
+static void close_all(struct runner *r)
+{
+    struct timeval limit = {CLOSE_TIMEOUT_S, 0};
+
+    r->phase = PHASE_CLOSING;
+    pause_engine(r);
+    if (r->grace) {
+        event_del(r->grace);
+    }
+    if (r->force_limit) {
+        event_del(r->force_limit);
+    }
+    r->stops_pending = 0;
+    r->stops_pending += (unsigned)instance_stop(r->engine);
+    r->stops_pending += (unsigned)instance_stop(r->callback);
+    for (size_t i = 0; i < r->n_reporters; i++) {
+        r->stops_pending += (unsigned)instance_stop(r->reporters[i]);
+    }
+    if (r->stops_pending == 0) {
+        finish_closing(r);
+        return;
+    }
+    r->close_limit = evtimer_new(r->base, on_close_limit, r);
+    if (r->close_limit) {
+        evtimer_add(r->close_limit, &limit);
+    }
+}
+
+void runner_on_stopped(struct runner *r, struct minion_instance *inst)
+{
+    if (r->phase != PHASE_CLOSING || r->stops_pending == 0) {
+        return;
+    }
+    if (--r->stops_pending == 0) {
+        finish_closing(r);
+    }
+}
+
+static void on_force_limit(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+
+    /* The callback did not end its tasks: they stay unacked, and the
+     * process exits without them. */
+    log_error("%u task%s did not stop within %ds; exiting without them",
+              r->in_flight, r->in_flight == 1 ? "" : "s", FORCE_TIMEOUT_S);
+    r->exit_code = 1;
+    event_base_loopbreak(r->base);
+}
+
+/* Cancel whatever runs; cancelled tasks end unacked (released). */
+static void force_stop(struct runner *r)
+{
+    struct timeval limit = {FORCE_TIMEOUT_S, 0};
+    struct minion_instance *cb = r->callback;
+    struct minion_task *t, *next;
+
+    if (r->forced) {
+        /* Asked again: cancel again (callbacks escalate to SIGKILL). */
+        for (t = r->tasks; t; t = next) {
+            next = t->next;
+            if (t->running && cb->plugin->callback.cancel) {
+                cb->plugin->callback.cancel(cb, t);
+            }
+        }
+        return;
+    }
+    r->forced = 1;
+    if (r->in_flight) {
+        log_warn("stopping %u task%s in flight; they stay unacked",
+                 r->in_flight, r->in_flight == 1 ? "" : "s");
+    }
+    for (t = r->tasks; t; t = t->next) {
+        t->released = 1;
+    }
+    for (t = r->tasks; t; t = next) {
+        next = t->next; /* cancel may end t at once */
+        if (t->running && cb->plugin->callback.cancel) {
+            cb->plugin->callback.cancel(cb, t);
+        }
+    }
+    if (r->in_flight) {
+        r->force_limit = evtimer_new(r->base, on_force_limit, r);
+        if (r->force_limit) {
+            evtimer_add(r->force_limit, &limit);
+        }
+    }
+    schedule(r);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+
+    log_warn("grace period of %gs is over", r->ctx->grace);
+    force_stop(r);
+}
+
+/* Take no new params; the pump closes once nothing is in flight. */
+static void begin_stop(struct runner *r, int exit_code)
+{
+    if (exit_code > r->exit_code) {
+        r->exit_code = exit_code;
+    }
+    if (r->phase != PHASE_RUNNING) {
+        return;
+    }
+    r->phase = PHASE_STOPPING;
+    pause_engine(r);
+    schedule(r);
+}
+
+void runner_fail(struct runner *r)
+{
+    if (r->phase == PHASE_CLOSING) {
+        r->exit_code = 1;
+        return;
+    }
+    begin_stop(r, 1);
+    force_stop(r);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct runner *r = arg;
+    struct timeval grace;
+
+    r->signals++;
+    if (r->signals > 1 || r->phase == PHASE_STOPPING) {
+        log_warn("%s again: stopping now", strsignal((int)sig));
+        force_stop(r);
+        return;
+    }
+    if (r->phase != PHASE_RUNNING) {
+        return;
+    }
+    log_info("%s: taking no more params; waiting up to %gs for %u task%s",
+             strsignal((int)sig), r->ctx->grace, r->in_flight,
+             r->in_flight == 1 ? "" : "s");
+    begin_stop(r, 0);
+    grace.tv_sec = (time_t)r->ctx->grace;
+    grace.tv_usec = (suseconds_t)((r->ctx->grace - (double)grace.tv_sec) * 1e6);
+    r->grace = evtimer_new(r->base, on_grace, r);
+    if (r->grace) {
+        evtimer_add(r->grace, &grace);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pump: runs once per loop iteration when anything changed.            */
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    const struct minion_context *ctx = r->ctx;
+    long long want;
+
+    if (r->phase == PHASE_RUNNING && task_stdout_closed()) {
+        log_warn("standard output is closed; stopping");
+        begin_stop(r, 0);
+    }
+    if (r->phase == PHASE_STOPPING) {
+        if (r->in_flight == 0) {
+            close_all(r);
+        }
+        return;
+    }
+    if (r->phase != PHASE_RUNNING) {
+        return;
+    }
+    if (r->in_flight == 0 &&
+        (r->engine_drained ||
+         (ctx->max_tasks > 0 && r->delivered >= ctx->max_tasks))) {
+        close_all(r);
+        return;
+    }
+    want = (long long)ctx->concurrency - r->in_flight - r->credit;
+    if (ctx->max_tasks > 0) {
+        long long left = ctx->max_tasks - r->delivered - r->credit;
+        if (left < want) {
+            want = left;
+        }
+    }
+    if (want <= 0 || r->engine_drained) {
+        return;
+    }
+    r->credit += (unsigned)want;
+    r->engine->plugin->engine.request(r->engine, (unsigned)want);
+}
+
+/* ------------------------------------------------------------------------ */
+
+struct runner *runner_new(struct event_base *base,
+                          const struct minion_context *ctx,
+                          struct minion_instance *engine,
+                          struct minion_instance *callback,
+                          struct minion_instance **reporters,
+                          size_t n_reporters)
+{
+    struct runner *r = calloc(1, sizeof(*r));
+
+    if (!r) {
+        return NULL;
+    }
+    r->base = base;
+    r->ctx = ctx;
+    r->engine = engine;
+    r->callback = callback;
+    r->reporters = reporters;
+    r->n_reporters = n_reporters;
+    engine->runner = r;
+    callback->runner = r;
+    for (size_t i = 0; i < n_reporters; i++) {
+        reporters[i]->runner = r;
+    }
+    r->pump = event_new(base, -1, 0, on_pump, r);
+    r->sig_term = evsignal_new(base, SIGTERM, on_signal, r);
+    r->sig_int = evsignal_new(base, SIGINT, on_signal, r);
+    if (!r->pump || !r->sig_term || !r->sig_int) {
+        runner_free(r);
+        return NULL;
+    }
+    if (ctx->timeout > 0) {
+        struct timeval tv;
+        tv.tv_sec = (time_t)ctx->timeout;
+        tv.tv_usec = (suseconds_t)((ctx->timeout - (double)tv.tv_sec) * 1e6);
+        /* Every task has the same timeout: one shared queue, O(1) each. */
+        r->task_timeout = event_base_init_common_timeout(base, &tv);
+    }
+    return r;
+}
+
+void runner_free(struct runner *r)
+{
+    if (!r) {
+        return;
+    }
+    /* Tasks still here were abandoned by a forced exit. */
+    if (r->pump) {
+        event_free(r->pump);
+    }
+    if (r->sig_term) {
+        event_free(r->sig_term);
+    }
+    if (r->sig_int) {
+        event_free(r->sig_int);
+    }
+    if (r->grace) {
+        event_free(r->grace);
+    }
+    if (r->force_limit) {
+        event_free(r->force_limit);
+    }
+    if (r->close_limit) {
+        event_free(r->close_limit);
+    }
+    free(r);
+}
+
+int runner_run(struct runner *r)
+{
+    evsignal_add(r->sig_term, NULL);
+    evsignal_add(r->sig_int, NULL);
+    schedule(r);
+    event_base_dispatch(r->base);
+    evsignal_del(r->sig_term);
+    evsignal_del(r->sig_int);
+    if (r->n_released) {
+        log_info("done: %llu ok, %llu failed, %llu dead, %llu left unacked",
+                 r->n_ok, r->n_failed, r->n_dead, r->n_released);
+    } else {
+        log_info("done: %llu ok, %llu failed, %llu dead", r->n_ok,
+                 r->n_failed, r->n_dead);
+    }
+    return r->exit_code;
+}

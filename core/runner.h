@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* The task flow on the loop: credit to the engine, tasks to the callback,
+ * outcomes to verdicts, reports, timeouts, signals and the orderly stop. */
+#ifndef CORE_RUNNER_H
+#define CORE_RUNNER_H
+
+#include <stddef.h>
+
+#include <minionize/plugin.h>
+
+struct event_base;
+struct minion_instance;
+struct minion_task;
+struct runner;
+
+/* Borrows: base, ctx and the instances, which must outlive the runner.
+ * Sets each instance's runner. Returns: new runner; NULL on ENOMEM. */
+struct runner *runner_new(struct event_base *base,
+                          const struct minion_context *ctx,
+                          struct minion_instance *engine,
+                          struct minion_instance *callback,
+                          struct minion_instance **reporters,
+                          size_t n_reporters);
+void runner_free(struct runner *r);
+
+/* Run until drained, MINION_MAX_TASKS, a signal or a fatal error, and stop
+ * every plugin. Returns the process exit status (0 or 1). */
+int runner_run(struct runner *r);
+
+/* Loop thread only. */
+void runner_task_done(struct runner *r, struct minion_task *t,
+                      enum minion_outcome outcome);
+void runner_on_stopped(struct runner *r, struct minion_instance *inst);
+void runner_fail(struct runner *r);
+
+#endif

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "runner.h"
+#include "task.h"
+
+/* A line longer than this goes out unfinished rather than growing
+ * without bound. */
+#define ECHO_LINE_MAX (1024 * 1024)
+
+static pthread_t loop_thread;
+static int loop_thread_set;
+static int stdout_closed;
+
+void task_set_loop_thread(void)
+{
+    loop_thread = pthread_self();
+    loop_thread_set = 1;
+}
+
+static int on_loop_thread(void)
+{
+    return loop_thread_set && pthread_equal(pthread_self(), loop_thread);
+}
+
+int task_stdout_closed(void)
+{
+    return stdout_closed;
+}
+
+int task_write_stdout(const char *buf, size_t len)
+{
+    if (stdout_closed) {
+        return -EPIPE;
+    }
+    while (len > 0) {
+        ssize_t n = write(STDOUT_FILENO, buf, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            if (errno == EPIPE) {
+                stdout_closed = 1;
+            }
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+double minion_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct minion_task *task_new(const struct minion_param *p, size_t result_bytes)
+{
+    size_t idlen = p->id ? strlen(p->id) : 0;
+    struct minion_task *t = malloc(sizeof(*t) + idlen + 1 + p->len + 1);
+    char *id, *param;
+
+    if (!t) {
+        return NULL;
+    }
+    memset(t, 0, sizeof(*t));
+    id = t->buf;
+    param = t->buf + idlen + 1;
+    if (idlen) {
+        memcpy(id, p->id, idlen);
+    }
+    id[idlen] = '\0';
+    if (p->len) {
+        memcpy(param, p->data, p->len);
+    }
+    param[p->len] = '\0';
+    t->id = id;
+    t->param = param;
+    t->len = p->len;
+    t->handle = p->handle;
+    t->attempt = p->attempt ? p->attempt : 1;
+    t->exit_code = -1;
+    t->out.limit = result_bytes;
+    return t;
+}
+
+void task_free(struct minion_task *t)
+{
+    if (!t) {
+        return;
+    }
+    if (t->timer) {
+        event_free(t->timer);
+    }
+    for (size_t i = 0; i < t->n_actions; i++) {
+        free((char *)t->actions[i].name);
+    }
+    free(t->actions);
+    free(t->error);
+    free(t->out.tail);
+    free(t->out.echo);
+    free(t);
+}
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+    size_t c = *cap ? *cap : 256;
+    char *b;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    while (c < need) {
+        c *= 2;
+    }
+    b = realloc(*buf, c);
+    if (!b) {
+        return -ENOMEM;
+    }
+    *buf = b;
+    *cap = c;
+    return 0;
+}
+
+static int keep_tail(struct minion_output *o, const char *buf, size_t len)
+{
+    if (o->limit == 0) {
+        return 0;
+    }
+    if (len >= o->limit) { /* only the end of this write survives */
+        buf += len - o->limit;
+        len = o->limit;
+        o->tail_len = 0;
+    }
+    if (o->tail_len + len > 2 * o->limit) {
+        /* Drop the head in one move, amortised over limit bytes. */
+        size_t keep = o->limit - len;
+        memmove(o->tail, o->tail + o->tail_len - keep, keep);
+        o->tail_len = keep;
+    }
+    if (grow(&o->tail, &o->tail_cap, o->tail_len + len) < 0) {
+        return -ENOMEM;
+    }
+    memcpy(o->tail + o->tail_len, buf, len);
+    o->tail_len += len;
+    return 0;
+}
+
+/* Write the complete lines waiting in the echo buffer. */
+static void echo_lines(struct minion_output *o)
+{
+    size_t n = o->echo_len;
+
+    while (n > 0 && o->echo[n - 1] != '\n') {
+        n--;
+    }
+    if (n == 0 && o->echo_len < ECHO_LINE_MAX) {
+        return;
+    }
+    if (n == 0) {
+        n = o->echo_len;
+    }
+    task_write_stdout(o->echo, n);
+    memmove(o->echo, o->echo + n, o->echo_len - n);
+    o->echo_len -= n;
+}
+
+int minion_output_write(minion_output *o, const void *buf, size_t len)
+{
+    if (len == 0) {
+        return 0;
+    }
+    if (keep_tail(o, buf, len) < 0 ||
+        grow(&o->echo, &o->echo_cap, o->echo_len + len) < 0) {
+        return -ENOMEM;
+    }
+    memcpy(o->echo + o->echo_len, buf, len);
+    o->echo_len += len;
+    if (on_loop_thread()) {
+        echo_lines(o);
+    }
+    return 0;
+}
+
+int minion_output_printf(minion_output *o, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return -EINVAL;
+    }
+    if ((size_t)n < sizeof(small)) {
+        return minion_output_write(o, small, (size_t)n);
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        return -ENOMEM;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = minion_output_write(o, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void task_flush_output(struct minion_task *t)
+{
+    struct minion_output *o = &t->out;
+
+    if (o->echo_len == 0) {
+        return;
+    }
+    if (o->echo[o->echo_len - 1] != '\n' &&
+        grow(&o->echo, &o->echo_cap, o->echo_len + 1) == 0) {
+        o->echo[o->echo_len++] = '\n';
+    }
+    task_write_stdout(o->echo, o->echo_len);
+    o->echo_len = 0;
+}
+
+const char *task_result(const struct minion_task *t, size_t *len)
+{
+    const struct minion_output *o = &t->out;
+    size_t n = o->tail_len < o->limit ? o->tail_len : o->limit;
+
+    *len = n;
+    return o->tail ? o->tail + o->tail_len - n : "";
+}
+
+/* ------------------------------------------------------------------------ */
+/* The public task API                                                       */
+
+const char *minion_task_param(const minion_task *t, size_t *len)
+{
+    if (len) {
+        *len = t->len;
+    }
+    return t->param;
+}
+
+const char *minion_task_id(const minion_task *t)
+{
+    return t->id;
+}
+
+unsigned minion_task_attempt(const minion_task *t)
+{
+    return t->attempt;
+}
+
+minion_output *minion_task_output(minion_task *t)
+{
+    return &t->out;
+}
+
+void minion_task_set_error(minion_task *t, const char *fmt, ...)
+{
+    va_list ap;
+    char *e = NULL;
+
+    va_start(ap, fmt);
+    if (vasprintf(&e, fmt, ap) < 0) {
+        e = NULL;
+    }
+    va_end(ap);
+    if (e) {
+        /* One line: the error goes into logs and result fields. */
+        for (char *p = e; *p; p++) {
+            if (*p == '\n' || *p == '\r') {
+                *p = ' ';
+            }
+        }
+        free(t->error);
+        t->error = e;
+    }
+}
+
+void minion_task_set_exit_code(minion_task *t, int code)
+{
+    t->exit_code = code;
+}
+
+void minion_task_set_data(minion_task *t, void *data)
+{
+    t->data = data;
+}
+
+void *minion_task_data(const minion_task *t)
+{
+    return t->data;
+}
+
+void minion_task_add_action(minion_task *t, const char *name, double start,
+                            double end)
+{
+    if (t->n_actions == t->cap_actions) {
+        size_t cap = t->cap_actions ? t->cap_actions * 2 : 4;
+        struct minion_action *a = realloc(t->actions, cap * sizeof(*a));
+        if (!a) {
+            return;
+        }
+        t->actions = a;
+        t->cap_actions = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        return;
+    }
+    t->actions[t->n_actions].name = copy;
+    t->actions[t->n_actions].start = start;
+    t->actions[t->n_actions].end = end;
+    t->n_actions++;
+}
+
+void minion_task_done(minion_task *t, enum minion_outcome outcome)
+{
+    runner_task_done(t->runner, t, outcome);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/* One run of one param, and the output it produces. */
+#ifndef CORE_TASK_H
+#define CORE_TASK_H
+
+#include <stddef.h>
+
+#include <minionize/plugin.h>
+
+struct event;
+struct runner;
+
+struct minion_output {
+    size_t limit;       /* MINION_RESULT_BYTES: tail kept as the result */
+    char *tail;         /* the last bytes written, up to 2 * limit */
+    size_t tail_len, tail_cap;
+    char *echo;         /* written but not yet passed to stdout */
+    size_t echo_len, echo_cap;
+};
+
+struct minion_task {
+    struct minion_task *prev, *next; /* the runner's in-flight list */
+    struct runner *runner;
+    void *handle; /* the engine's */
+    const char *id;
+    const char *param;
+    size_t len;
+    unsigned attempt;
+    unsigned long long generation;
+    void *data; /* the callback's */
+    char *error;
+    int exit_code;
+    double start, end;
+    struct minion_output out;
+    struct event *timer; /* MINION_TIMEOUT */
+    struct minion_action *actions;
+    size_t n_actions, cap_actions;
+    unsigned timed_out : 1; /* the timeout fired: the run counts as failed */
+    unsigned released : 1;  /* cancelled by shutdown: leave it unacked */
+    unsigned running : 1;   /* process() called, done() not yet */
+    char buf[];             /* id and param, NUL-terminated */
+};
+
+/* Returns: new task holding copies of @p's id and data; NULL on ENOMEM. */
+struct minion_task *task_new(const struct minion_param *p, size_t result_bytes);
+void task_free(struct minion_task *task);
+
+/* The result: the last @limit bytes written. Borrows: valid until the task
+ * is freed or written to. */
+const char *task_result(const struct minion_task *task, size_t *len);
+
+/* Pass what is left of the output to stdout, ending with a newline. */
+void task_flush_output(struct minion_task *task);
+
+/* The thread whose writes go straight to stdout (the loop's). */
+void task_set_loop_thread(void);
+
+/* True once stdout is a closed pipe (EPIPE): the runner then stops. */
+int task_stdout_closed(void);
+
+/* Write all of @buf to stdout, retrying short writes. Returns 0 or -errno. */
+int task_write_stdout(const char *buf, size_t len);
+
+#endif
