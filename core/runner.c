@@ -411,6 +411,7 @@ static void force_stop(struct runner *r)
     }
     r->forced = 1;
     if (r->in_flight) {
+        r->exit_code = 1; /* work was cut short */
         log_warn("stopping %u task%s in flight; they stay unacked",
                  r->in_flight, r->in_flight == 1 ? "" : "s");
     }

@@ -274,8 +274,9 @@ minion_output *minion_task_output(minion_task *t)
     return &t->out;
 }
 
-void minion_task_set_error(minion_task *t, const char *fmt, ...)
+void minion_task_set_error(const minion_task *task, const char *fmt, ...)
 {
+    minion_task *t = (minion_task *)task; /* see plugin.h: owner only */
     va_list ap;
     char *e = NULL;
 
@@ -296,9 +297,9 @@ void minion_task_set_error(minion_task *t, const char *fmt, ...)
     }
 }
 
-void minion_task_set_exit_code(minion_task *t, int code)
+void minion_task_set_exit_code(const minion_task *task, int code)
 {
-    t->exit_code = code;
+    ((minion_task *)task)->exit_code = code;
 }
 
 void minion_task_set_data(minion_task *t, void *data)
