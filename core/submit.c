@@ -1,0 +1,1057 @@
+/* SPDX-License-Identifier: MIT */
+/* minion-submit: put params into an engine (a file, or a Redis stream), and
+ * with --wait gather their results in submission order, like a parallel
+ * map. A CLI may block, so this uses plain blocking I/O and hiredis' sync
+ * API: there is no loop to keep responsive. */
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <hiredis.h>
+
+#include "settings.h"
+#include "redis_url.h"
+#include "sweep.h"
+#include "tools.h"
+
+#define PROGRAM "minion-submit"
+#define FILE_BATCH_BYTES (64 * 1024) /* one write(2) per batch */
+#define REDIS_BATCH 1000             /* XADDs per pipelined round trip */
+#define CONNECT_TIMEOUT_S 5
+#define COMMAND_TIMEOUT_S 30
+#define BLOCK_MS 1000 /* XREAD BLOCK: how often --timeout is checked */
+
+struct param {
+    char *data; /* NUL-terminated, though a param may hold NULs */
+    size_t len;
+    size_t where; /* line or argument number, for messages */
+};
+
+struct params {
+    struct param *v;
+    size_t n, cap;
+    int from_args; /* where says "argument N" rather than "line N" */
+};
+
+struct opts {
+    int json, wait, quiet;
+    double timeout; /* seconds; 0: wait forever */
+    const char *sweep;
+    const char *env_file;
+};
+
+/* One submitted param, as --wait tracks it. */
+struct pending {
+    uint64_t ms, seq; /* its entry id */
+    int final;        /* an ok or dead result arrived */
+    int dead;         /* that result was dead */
+    char *output;     /* the final result's output */
+    size_t output_len;
+    char *error; /* the last error seen */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: " PROGRAM " [OPTIONS] [--] [PARAM...]\n"
+            "Put params into a minionize engine: the PARAM arguments, or one "
+            "param per\n"
+            "line of standard input when there are none (blank lines "
+            "skipped).\n"
+            "\n"
+            "  -e, --engine NAME     file or redis (MINION_ENGINE; default "
+            "file)\n"
+            "  -f, --file PATH       file engine: append to PATH "
+            "(MINION_FILE)\n"
+            "      --redis-url URL   redis engine: server (REDIS_URL;\n"
+            "                        default redis://localhost:6379)\n"
+            "      --stream NAME     redis engine: stream (REDIS_STREAM; "
+            "default minionize)\n"
+            "      --json            every param must be JSON; a bad one "
+            "submits nothing\n"
+            "      --sweep JSON      submit the cartesian product of an "
+            "object's arrays:\n"
+            "                        '{\"x\":[1,2],\"y\":[\"a\",\"b\"]}' "
+            "gives 4 params\n"
+            "      --wait            redis: print each result's output in "
+            "submission order;\n"
+            "                        exit 1 if any param ended dead\n"
+            "      --timeout SECONDS with --wait: give up after this long "
+            "(exit 1)\n"
+            "      --env-file PATH   read settings from PATH instead of "
+            "./.env\n"
+            "  -q, --quiet           do not print the number submitted\n"
+            "  -h, --help            show this help\n"
+            "  -V, --version         show the version\n"
+            "\n"
+            "Settings: flag > environment > .env. --wait reads REDIS_RESULTS "
+            "(default\n"
+            "<stream>:results). Exit status: 0 done, 1 failed (or a param "
+            "dead, or timed\n"
+            "out with --wait), 2 usage or configuration error (nothing "
+            "submitted).\n");
+}
+
+/* ---- params ---------------------------------------------------------- */
+
+static int params_add(struct params *ps, const char *data, size_t len,
+                      size_t where)
+{
+    struct param *p;
+
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 256;
+
+        p = realloc(ps->v, cap * sizeof(*p));
+        if (p == NULL) {
+            return -ENOMEM;
+        }
+        ps->v = p;
+        ps->cap = cap;
+    }
+    p = &ps->v[ps->n];
+    p->data = malloc(len + 1);
+    if (p->data == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(p->data, data, len);
+    p->data[len] = '\0';
+    p->len = len;
+    p->where = where;
+    ps->n++;
+    return 0;
+}
+
+static void params_fini(struct params *ps)
+{
+    size_t i;
+
+    for (i = 0; i < ps->n; i++) {
+        free(ps->v[i].data);
+    }
+    free(ps->v);
+    memset(ps, 0, sizeof(*ps));
+}
+
+static const char *where_word(const struct params *ps)
+{
+    return ps->from_args ? "argument" : "line";
+}
+
+static int is_blank(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int read_stdin(struct params *ps)
+{
+    char *line = NULL;
+    size_t cap = 0, lineno = 0;
+    ssize_t n;
+    int rc = 0;
+
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        size_t len = (size_t)n;
+
+        lineno++;
+        if (len > 0 && line[len - 1] == '\n') {
+            len--;
+        }
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+        if (is_blank(line, len)) {
+            continue;
+        }
+        rc = params_add(ps, line, len, lineno);
+        if (rc < 0) {
+            break;
+        }
+    }
+    if (rc == 0 && ferror(stdin)) {
+        tools_error("reading standard input: %s", strerror(errno));
+        rc = -EIO;
+    } else if (rc < 0) {
+        tools_error("out of memory");
+    }
+    free(line);
+    return rc;
+}
+
+static int read_sweep(struct params *ps, const char *spec)
+{
+    struct sweep sw;
+    const char *s;
+    char err[256];
+    size_t len;
+    int rc;
+
+    rc = sweep_init(&sw, spec, err, sizeof(err));
+    if (rc < 0) {
+        tools_error("%s", err);
+        return rc == -ENOMEM ? rc : -EINVAL;
+    }
+    if (sw.empty_key != NULL) {
+        tools_warn("--sweep: \"%s\" has no values: nothing to submit",
+                   sw.empty_key);
+    }
+    while ((s = sweep_next(&sw, &len)) != NULL) {
+        rc = params_add(ps, s, len, ps->n + 1);
+        if (rc < 0) {
+            break;
+        }
+    }
+    if (sw.done < sw.count) {
+        rc = -ENOMEM;
+    }
+    if (rc < 0) {
+        tools_error("out of memory");
+    }
+    sweep_fini(&sw);
+    return rc;
+}
+
+/* All or nothing: validate every param before anything is written. */
+static int check_json(const struct params *ps)
+{
+    size_t i;
+
+    for (i = 0; i < ps->n; i++) {
+        const struct param *p = &ps->v[i];
+        cJSON *v = NULL;
+
+        /* A NUL would end the text early and hide what follows it. */
+        if (memchr(p->data, '\0', p->len) == NULL) {
+            v = cJSON_ParseWithOpts(p->data, NULL, 1);
+        }
+        if (v == NULL) {
+            tools_error("%s %zu: not JSON: %.60s%s", where_word(ps), p->where,
+                        p->data, p->len > 60 ? "..." : "");
+            return -EINVAL;
+        }
+        cJSON_Delete(v);
+    }
+    return 0;
+}
+
+/* ---- file engine ----------------------------------------------------- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    ssize_t n;
+
+    while (len > 0) {
+        n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* The protocol agreed with the file engine's readers: whole lines only,
+ * appended under a write lock on the whole file, so a reader that takes a
+ * read lock never sees half a batch. */
+static int submit_file(const struct params *ps, const char *path, int quiet)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    char *buf = NULL;
+    size_t len = 0, cap = 0, i, done = 0;
+    struct stat st;
+    int fd, rc = 0;
+    char last;
+
+    for (i = 0; i < ps->n; i++) {
+        if (memchr(ps->v[i].data, '\n', ps->v[i].len) != NULL) {
+            tools_error("%s %zu: a param holds a newline, which the file "
+                        "engine would read as two params",
+                        where_word(ps), ps->v[i].where);
+            return 2;
+        }
+        if (is_blank(ps->v[i].data, ps->v[i].len)) {
+            tools_error("%s %zu: a blank param, which the file engine would "
+                        "skip",
+                        where_word(ps), ps->v[i].where);
+            return 2;
+        }
+    }
+    if (ps->n == 0) {
+        if (!quiet) {
+            fprintf(stderr, PROGRAM ": submitted 0 params to %s\n", path);
+        }
+        return 0;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        tools_error("cannot open %s: %s", path, strerror(errno));
+        return 2;
+    }
+    while (fcntl(fd, F_SETLKW, &fl) < 0) {
+        if (errno != EINTR) {
+            tools_error("cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            return 2;
+        }
+    }
+    if (fstat(fd, &st) < 0) {
+        tools_error("%s: %s", path, strerror(errno));
+        close(fd);
+        return 1;
+    }
+    /* A last line without its newline would be glued to our first one. */
+    if (st.st_size > 0 &&
+        (pread(fd, &last, 1, st.st_size - 1) != 1 || last != '\n')) {
+        cap = FILE_BATCH_BYTES;
+        buf = malloc(cap);
+        if (buf == NULL) {
+            goto nomem;
+        }
+        buf[len++] = '\n';
+    }
+    for (i = 0; i < ps->n; i++) {
+        const struct param *p = &ps->v[i];
+
+        if (len > 0 && len + p->len + 1 > FILE_BATCH_BYTES) {
+            rc = write_all(fd, buf, len);
+            if (rc < 0) {
+                goto io;
+            }
+            done = i;
+            len = 0;
+        }
+        if (len + p->len + 1 > cap) {
+            size_t ncap =
+                p->len + 1 > FILE_BATCH_BYTES ? p->len + 1 : FILE_BATCH_BYTES;
+            char *nb = realloc(buf, len + ncap);
+
+            if (nb == NULL) {
+                goto nomem;
+            }
+            buf = nb;
+            cap = len + ncap;
+        }
+        memcpy(buf + len, p->data, p->len);
+        len += p->len;
+        buf[len++] = '\n';
+    }
+    rc = write_all(fd, buf, len);
+    if (rc < 0) {
+        goto io;
+    }
+    free(buf);
+    if (close(fd) < 0) {
+        tools_error("%s: %s", path, strerror(errno));
+        return 1;
+    }
+    if (!quiet) {
+        fprintf(stderr, PROGRAM ": submitted %zu param%s to %s\n", ps->n,
+                ps->n == 1 ? "" : "s", path);
+    }
+    return 0;
+io:
+    tools_error("writing %s: %s (%zu of %zu params were written before)", path,
+                strerror(-rc), done, ps->n);
+    free(buf);
+    close(fd);
+    return 1;
+nomem:
+    tools_error("out of memory");
+    free(buf);
+    close(fd);
+    return 1;
+}
+
+/* ---- redis engine ---------------------------------------------------- */
+
+static void describe(const struct redis_url *u, char *out, size_t outlen)
+{
+    if (u->unix_path != NULL) {
+        snprintf(out, outlen, "%s", u->unix_path);
+    } else if (strchr(u->host, ':') != NULL) {
+        snprintf(out, outlen, "[%s]:%d", u->host, u->port);
+    } else {
+        snprintf(out, outlen, "%s:%d", u->host, u->port);
+    }
+}
+
+/* Run one setup command; an error reply is a configuration error. */
+static int setup_command(redisContext *c, const char *what, int argc,
+                         const char **argv)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    int rc = 0;
+
+    if (r == NULL) {
+        tools_error("redis: %s: %s", what, c->errstr);
+        return -EIO;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tools_error("redis: %s: %s", what, r->str);
+        rc = -EACCES;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static redisContext *redis_open(const char *url_text)
+{
+    struct timeval tv = {CONNECT_TIMEOUT_S, 0};
+    struct redis_url u;
+    redisContext *c;
+    char err[256], where[300], db[16];
+    const char *argv[3];
+
+    if (redis_url_parse(url_text, &u, err, sizeof(err)) < 0) {
+        tools_error("REDIS_URL: %s", err);
+        return NULL;
+    }
+    describe(&u, where, sizeof(where));
+    c = u.unix_path != NULL ? redisConnectUnixWithTimeout(u.unix_path, tv)
+                            : redisConnectWithTimeout(u.host, u.port, tv);
+    if (c == NULL || c->err) {
+        tools_error("redis: cannot connect to %s: %s", where,
+                    c != NULL ? c->errstr : "out of memory");
+        goto fail;
+    }
+    tv.tv_sec = COMMAND_TIMEOUT_S;
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        tools_error("redis: %s: cannot set a timeout", where);
+        goto fail;
+    }
+    if (u.password != NULL) {
+        argv[0] = "AUTH";
+        argv[1] = u.user != NULL ? u.user : u.password;
+        argv[2] = u.password;
+        if (setup_command(c, "AUTH", u.user != NULL ? 3 : 2, argv) < 0) {
+            goto fail;
+        }
+    }
+    if (u.db != 0) {
+        snprintf(db, sizeof(db), "%d", u.db);
+        argv[0] = "SELECT";
+        argv[1] = db;
+        if (setup_command(c, "SELECT", 2, argv) < 0) {
+            goto fail;
+        }
+    }
+    /* Finds a missing password (NOAUTH) before anything is sent. */
+    argv[0] = "PING";
+    if (setup_command(c, "PING", 1, argv) < 0) {
+        goto fail;
+    }
+    redis_url_fini(&u);
+    return c;
+fail:
+    if (c != NULL) {
+        redisFree(c);
+    }
+    redis_url_fini(&u);
+    return NULL;
+}
+
+static int parse_id(const char *s, uint64_t *ms, uint64_t *seq)
+{
+    char *end;
+
+    errno = 0;
+    *ms = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '-') {
+        return -EINVAL;
+    }
+    s = end + 1;
+    *seq = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Send every param as XADD STREAM * param BYTES, REDIS_BATCH per round
+ * trip, and record each entry id in submission order. */
+static int xadd_all(redisContext *c, const char *stream,
+                    const struct params *ps, struct pending *out)
+{
+    const char *argv[5] = {"XADD", stream, "*", "param", NULL};
+    size_t lens[5] = {4, strlen(stream), 1, 5, 0};
+    size_t i, j, end, added = 0;
+    char first_error[512] = "";
+    redisReply *r;
+    void *rp;
+
+    for (i = 0; i < ps->n; i = end) {
+        end = i + REDIS_BATCH < ps->n ? i + REDIS_BATCH : ps->n;
+        for (j = i; j < end; j++) {
+            argv[4] = ps->v[j].data;
+            lens[4] = ps->v[j].len;
+            if (redisAppendCommandArgv(c, 5, argv, lens) != REDIS_OK) {
+                tools_error("redis: XADD: %s", c->errstr);
+                return -EIO;
+            }
+        }
+        /* Read the whole batch even after an error reply: the connection
+         * must stay in step. */
+        for (j = i; j < end; j++) {
+            if (redisGetReply(c, &rp) != REDIS_OK) {
+                tools_error("redis: XADD: %s (%zu of %zu params submitted)",
+                            c->errstr, added, ps->n);
+                return -EIO;
+            }
+            r = rp;
+            added += r->type == REDIS_REPLY_STRING;
+            if (r->type == REDIS_REPLY_STRING) {
+                if (parse_id(r->str, &out[j].ms, &out[j].seq) < 0 &&
+                    first_error[0] == '\0') {
+                    snprintf(first_error, sizeof(first_error),
+                             "unexpected entry id '%.40s'", r->str);
+                }
+            } else if (first_error[0] == '\0') {
+                snprintf(first_error, sizeof(first_error), "%s",
+                         r->type == REDIS_REPLY_ERROR
+                             ? r->str
+                             : "unexpected reply to XADD");
+            }
+            freeReplyObject(r);
+        }
+        if (first_error[0] != '\0') {
+            tools_error("redis: XADD: %s (%zu of %zu params submitted)",
+                        first_error, added, ps->n);
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+/* The newest id of @key, or "0-0": results after it are ours to read. */
+static char *last_result_id(redisContext *c, const char *key)
+{
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", key);
+    char *id = NULL;
+
+    if (r == NULL) {
+        tools_error("redis: XREVRANGE %s: %s", key, c->errstr);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        tools_error("redis: XREVRANGE %s: %s", key, r->str);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+               r->element[0]->type == REDIS_REPLY_ARRAY &&
+               r->element[0]->elements > 0 &&
+               r->element[0]->element[0]->type == REDIS_REPLY_STRING) {
+        id = strdup(r->element[0]->element[0]->str);
+    } else {
+        id = strdup("0-0");
+    }
+    freeReplyObject(r);
+    return id;
+}
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const struct pending *x = *(const struct pending *const *)a;
+    const struct pending *y = *(const struct pending *const *)b;
+
+    if (x->ms != y->ms) {
+        return x->ms < y->ms ? -1 : 1;
+    }
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static struct pending *lookup(struct pending **by_id, size_t n,
+                              const char *task)
+{
+    struct pending key, *kp = &key, **hit;
+
+    if (parse_id(task, &key.ms, &key.seq) < 0) {
+        return NULL;
+    }
+    hit = bsearch(&kp, by_id, n, sizeof(*by_id), cmp_pending);
+    return hit != NULL ? *hit : NULL;
+}
+
+static int set_string(char **dst, size_t *dlen, const redisReply *v)
+{
+    char *s = malloc(v->len + 1);
+
+    if (s == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(s, v->str, v->len);
+    s[v->len] = '\0';
+    free(*dst);
+    *dst = s;
+    if (dlen != NULL) {
+        *dlen = v->len;
+    }
+    return 0;
+}
+
+/* Apply one result entry [id, [field, value, ...]]. Returns 1 when it made
+ * a param final, 0 when not, -ENOMEM. */
+static int apply_result(const redisReply *entry, struct pending **by_id,
+                        size_t n)
+{
+    const redisReply *f, *task = NULL, *status = NULL, *output = NULL,
+                         *error = NULL;
+    struct pending *p;
+    size_t i;
+
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
+        entry->element[1]->type != REDIS_REPLY_ARRAY) {
+        return 0;
+    }
+    f = entry->element[1];
+    for (i = 0; i + 1 < f->elements; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        if (strcmp(k->str, "task") == 0) {
+            task = v;
+        } else if (strcmp(k->str, "status") == 0) {
+            status = v;
+        } else if (strcmp(k->str, "output") == 0) {
+            output = v;
+        } else if (strcmp(k->str, "error") == 0) {
+            error = v;
+        }
+    }
+    if (task == NULL || status == NULL) {
+        return 0;
+    }
+    p = lookup(by_id, n, task->str);
+    /* Someone else's param, or a late duplicate of a settled one. */
+    if (p == NULL || p->final) {
+        return 0;
+    }
+    if (error != NULL && error->len > 0 && set_string(&p->error, NULL, error)) {
+        return -ENOMEM;
+    }
+    if (strcmp(status->str, "ok") != 0 && strcmp(status->str, "dead") != 0) {
+        return 0; /* failed: it will be retried */
+    }
+    p->final = 1;
+    p->dead = strcmp(status->str, "dead") == 0;
+    if (output != NULL && set_string(&p->output, &p->output_len, output)) {
+        return -ENOMEM;
+    }
+    return 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Print, in submission order, every final output not printed yet. */
+static void flush_in_order(struct pending *pend, size_t n, size_t *next)
+{
+    while (*next < n && pend[*next].final) {
+        struct pending *p = &pend[*next];
+
+        if (p->output_len > 0) {
+            fwrite(p->output, 1, p->output_len, stdout);
+            if (p->output[p->output_len - 1] != '\n') {
+                putchar('\n');
+            }
+        }
+        free(p->output);
+        p->output = NULL;
+        (*next)++;
+    }
+    fflush(stdout);
+}
+
+/* Read the results stream from @last until every param is final or the
+ * deadline passes. Returns the exit status. */
+static int wait_results(redisContext *c, const char *results, char *last,
+                        struct pending *pend, size_t n, double timeout)
+{
+    struct pending **by_id = malloc((n ? n : 1) * sizeof(*by_id));
+    double deadline = timeout > 0 ? now_s() + timeout : 0;
+    size_t i, j, next = 0, left = n, dead = 0;
+    char block[32];
+    redisReply *r;
+    int rc = 0;
+
+    if (by_id == NULL) {
+        tools_error("out of memory");
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        by_id[i] = &pend[i];
+    }
+    qsort(by_id, n, sizeof(*by_id), cmp_pending);
+    while (left > 0) {
+        long ms = BLOCK_MS;
+
+        if (deadline > 0) {
+            double rem = deadline - now_s();
+
+            if (rem <= 0) {
+                break;
+            }
+            if (rem * 1000 < ms) {
+                ms = (long)ceil(rem * 1000);
+            }
+        }
+        snprintf(block, sizeof(block), "%ld", ms > 0 ? ms : 1);
+        r = redisCommand(c, "XREAD COUNT 1000 BLOCK %s STREAMS %s %s", block,
+                         results, last);
+        if (r == NULL) {
+            tools_error("redis: XREAD %s: %s", results, c->errstr);
+            rc = 1;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            tools_error("redis: XREAD %s: %s", results, r->str);
+            freeReplyObject(r);
+            rc = 1;
+            break;
+        }
+        /* [[key, [entry, ...]]], or nil when BLOCK timed out. */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+            r->element[0]->type == REDIS_REPLY_ARRAY &&
+            r->element[0]->elements > 1) {
+            const redisReply *entries = r->element[0]->element[1];
+
+            for (j = 0; j < entries->elements; j++) {
+                const redisReply *e = entries->element[j];
+                int made;
+
+                if (e->type == REDIS_REPLY_ARRAY && e->elements > 0 &&
+                    e->element[0]->type == REDIS_REPLY_STRING) {
+                    char *id = strdup(e->element[0]->str);
+
+                    if (id == NULL) {
+                        rc = -ENOMEM;
+                        break;
+                    }
+                    free(last);
+                    last = id;
+                }
+                made = apply_result(e, by_id, n);
+                if (made < 0) {
+                    rc = made;
+                    break;
+                }
+                left -= (size_t)made;
+            }
+        }
+        freeReplyObject(r);
+        if (rc < 0) {
+            tools_error("out of memory");
+            rc = 1;
+            break;
+        }
+        flush_in_order(pend, n, &next);
+    }
+    free(by_id);
+    free(last);
+    for (i = 0; i < n; i++) {
+        dead += pend[i].final && pend[i].dead;
+    }
+    if (dead > 0) {
+        for (i = 0; !(pend[i].final && pend[i].dead); i++) {
+        }
+        tools_error("%zu of %zu params dead; first (param %zu): %s", dead, n,
+                    i + 1,
+                    pend[i].error != NULL ? pend[i].error : "no error given");
+    }
+    /* The loop ends early only on an error (already said) or the deadline. */
+    if (left > 0 && rc == 0) {
+        tools_error("timed out: %zu of %zu results missing", left, n);
+    }
+    return rc != 0 || dead > 0 || left > 0 ? 1 : 0;
+}
+
+static int submit_redis(const struct params *ps, struct settings *cfg,
+                        const struct opts *o)
+{
+    const char *url = tools_get(cfg, "REDIS_URL", "redis://localhost:6379");
+    const char *stream = tools_get(cfg, "REDIS_STREAM", "minionize");
+    const char *results_set = settings_get(cfg, "REDIS_RESULTS");
+    struct pending *pend = NULL;
+    char *results = NULL, *last = NULL;
+    redisContext *c = NULL;
+    size_t i;
+    int rc = 2;
+
+    if (o->wait) {
+        if (results_set != NULL && *results_set == '\0') {
+            tools_error("--wait needs a results stream, but REDIS_RESULTS is "
+                        "empty (results disabled)");
+            return 2;
+        }
+        if (results_set != NULL) {
+            results = strdup(results_set);
+        } else if (asprintf(&results, "%s:results", stream) < 0) {
+            results = NULL;
+        }
+        if (results == NULL) {
+            tools_error("out of memory");
+            return 1;
+        }
+    }
+    c = redis_open(url);
+    if (c == NULL) {
+        goto out;
+    }
+    /* Noted before submitting, so no result of ours can slip past. */
+    if (o->wait && (last = last_result_id(c, results)) == NULL) {
+        goto out;
+    }
+    pend = calloc(ps->n ? ps->n : 1, sizeof(*pend));
+    if (pend == NULL) {
+        tools_error("out of memory");
+        rc = 1;
+        goto out;
+    }
+    if (xadd_all(c, stream, ps, pend) < 0) {
+        rc = 1;
+        goto out;
+    }
+    if (!o->quiet) {
+        fprintf(stderr, PROGRAM ": submitted %zu param%s to redis stream %s\n",
+                ps->n, ps->n == 1 ? "" : "s", stream);
+    }
+    rc = 0;
+    if (o->wait) {
+        rc = wait_results(c, results, last, pend, ps->n, o->timeout);
+        last = NULL; /* wait_results took it */
+    }
+out:
+    for (i = 0; pend != NULL && i < ps->n; i++) {
+        free(pend[i].output);
+        free(pend[i].error);
+    }
+    free(pend);
+    free(last);
+    free(results);
+    if (c != NULL) {
+        redisFree(c);
+    }
+    return rc;
+}
+
+/* ---- main ------------------------------------------------------------ */
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end != s && *end == 's') {
+        end++;
+    }
+    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v <= 0) {
+        return -EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    OPT_REDIS_URL = 256,
+    OPT_STREAM,
+    OPT_JSON,
+    OPT_SWEEP,
+    OPT_WAIT,
+    OPT_TIMEOUT,
+    OPT_ENV_FILE,
+};
+
+static const struct option long_options[] = {
+    {"engine", required_argument, NULL, 'e'},
+    {"file", required_argument, NULL, 'f'},
+    {"redis-url", required_argument, NULL, OPT_REDIS_URL},
+    {"stream", required_argument, NULL, OPT_STREAM},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"sweep", required_argument, NULL, OPT_SWEEP},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"env-file", required_argument, NULL, OPT_ENV_FILE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct settings *cfg,
+                      struct opts *o)
+{
+    const char *key;
+    int c, timeout_set = 0;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":e:f:qhV", long_options, NULL)) !=
+           -1) {
+        key = NULL;
+        switch (c) {
+        case 'e':
+            key = "MINION_ENGINE";
+            break;
+        case 'f':
+            key = "MINION_FILE";
+            break;
+        case OPT_REDIS_URL:
+            key = "REDIS_URL";
+            break;
+        case OPT_STREAM:
+            key = "REDIS_STREAM";
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case OPT_SWEEP:
+            o->sweep = optarg;
+            break;
+        case OPT_WAIT:
+            o->wait = 1;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &o->timeout) < 0) {
+                return tools_usage("--timeout: '%s' is not a number of "
+                                   "seconds > 0",
+                                   optarg);
+            }
+            timeout_set = 1;
+            break;
+        case OPT_ENV_FILE:
+            o->env_file = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf(PROGRAM " %s\n", PACKAGE_VERSION);
+            return 0;
+        case ':':
+            return tools_usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return tools_usage("unknown option '%s'", argv[optind - 1]);
+        }
+        if (key != NULL && settings_set_flag(cfg, key, optarg) < 0) {
+            tools_error("out of memory");
+            return 1;
+        }
+    }
+    if (timeout_set && !o->wait) {
+        return tools_usage("--timeout only makes sense with --wait");
+    }
+    if (o->sweep != NULL && optind < argc) {
+        return tools_usage("--sweep takes no PARAM arguments");
+    }
+    return -1;
+}
+
+static int run(int argc, char **argv, struct settings *cfg)
+{
+    struct params ps = {0};
+    struct opts o = {0};
+    const char *engine, *file = NULL;
+    int rc, i;
+
+    rc = parse_args(argc, argv, cfg, &o);
+    if (rc >= 0) {
+        return rc;
+    }
+    rc = tools_load_env(cfg, o.env_file);
+    if (rc != 0) {
+        return rc;
+    }
+    engine = tools_get(cfg, "MINION_ENGINE", "file");
+    if (strcmp(engine, "file") == 0) {
+        file = tools_get(cfg, "MINION_FILE", NULL);
+        if (file == NULL || strcmp(file, "-") == 0) {
+            return tools_usage("the file engine needs a file to append to: "
+                               "-f PATH or MINION_FILE");
+        }
+        if (o.wait) {
+            return tools_usage("--wait needs the redis engine (-e redis)");
+        }
+    } else if (strcmp(engine, "redis") != 0) {
+        return tools_usage("engine '%s' cannot be submitted to (file, redis)",
+                           engine);
+    }
+
+    if (o.sweep != NULL) {
+        rc = read_sweep(&ps, o.sweep);
+    } else if (optind < argc) {
+        ps.from_args = 1;
+        for (i = optind, rc = 0; i < argc && rc == 0; i++) {
+            rc = params_add(&ps, argv[i], strlen(argv[i]),
+                            (size_t)(i - optind + 1));
+        }
+        if (rc < 0) {
+            tools_error("out of memory");
+        }
+    } else {
+        rc = read_stdin(&ps);
+    }
+    if (rc == -EINVAL) {
+        rc = 2;
+    } else if (rc < 0) {
+        rc = 1;
+    } else if (o.json && check_json(&ps) < 0) {
+        rc = 2;
+    } else if (file != NULL) {
+        rc = submit_file(&ps, file, o.quiet);
+    } else {
+        rc = submit_redis(&ps, cfg, &o);
+    }
+    params_fini(&ps);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct settings *cfg;
+    int rc;
+
+    tools_set_program(PROGRAM);
+    cfg = settings_new();
+    if (cfg == NULL) {
+        tools_error("out of memory");
+        return 1;
+    }
+    rc = run(argc, argv, cfg);
+    settings_free(cfg);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        tools_error("writing standard output: %s", strerror(errno));
+        return rc != 0 ? rc : 1;
+    }
+    return rc;
+}

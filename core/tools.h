@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* What minion-submit and minion-status share: messages and settings. */
+#ifndef CORE_TOOLS_H
+#define CORE_TOOLS_H
+
+#include <stdarg.h>
+
+struct settings;
+
+/* Name printed before every message. Borrows: name, for the whole run. */
+void tools_set_program(const char *name);
+
+/* "PROGRAM: message" on stderr, one line. */
+void tools_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "PROGRAM: warning: message" on stderr, one line. */
+void tools_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A usage error: one line naming --help. Returns 2, the exit status. */
+int tools_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Load @env_file, or ./.env when NULL (then a missing file is fine), into
+ * @cfg's lowest layer. Returns 0, or 2 after printing the reason. */
+int tools_load_env(struct settings *cfg, const char *env_file);
+
+/* The value of @key (flag > environment > .env), or @def when none sets it
+ * or it is empty. Returns: a borrowed string. */
+const char *tools_get(const struct settings *cfg, const char *key,
+                      const char *def);
+
+#endif
