@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reporters/json.c: JSON Lines, one file per minion,
+ * REPORTER_JSON_DIRECTORY/<minion id>.jsonl, one object per finished run.
+ *
+ * Each object is written with one unbuffered write(2) on an O_APPEND file:
+ * a crashed minion loses at most the run in flight, every line in the file
+ * is whole, and minion-status can read the file while it grows. Strings are
+ * escaped by jsonbuf_string() (see jsonbuf.h: bytes that are not UTF-8
+ * become \uef80..\uefff so every line stays valid JSON).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <minionize/plugin.h>
+
+#include "jsonbuf.h"
+
+struct json_conf {
+    char *directory; /* REPORTER_JSON_DIRECTORY */
+};
+
+static const struct minion_option json_options[] = {
+    {"REPORTER_JSON_DIRECTORY", MINION_OPT_STRING, "minion-report",
+     offsetof(struct json_conf, directory), 0,
+     "Folder of the reports, created when missing; each minion appends one "
+     "JSON object per finished task to <folder>/<MINION_ID>.jsonl."},
+    {NULL},
+};
+
+struct json_state {
+    struct minion_instance *inst;
+    char *oar_job_id; /* OAR_JOB_ID at start-up, or NULL */
+    int fd;
+    int failing; /* the last write failed: log again only once it works */
+    struct jsonbuf line; /* reused for every object */
+};
+
+static const char *status_name(enum minion_status s)
+{
+    switch (s) {
+    case MINION_STATUS_OK:
+        return "ok";
+    case MINION_STATUS_FAILED:
+        return "failed";
+    case MINION_STATUS_DEAD:
+        return "dead";
+    case MINION_STATUS_RELEASED:
+        return "released";
+    }
+    return "unknown";
+}
+
+/* mkdir -p: create @dir and its missing parents. Returns 0 or -errno. */
+static int make_dirs(const char *dir)
+{
+    char *p, *path = strdup(dir);
+    int err = 0;
+
+    if (path == NULL) {
+        return -ENOMEM;
+    }
+    for (p = path + 1; *p != '\0'; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+            err = -errno;
+        }
+        *p = '/';
+        if (err < 0) {
+            break;
+        }
+    }
+    if (err == 0 && mkdir(path, 0777) < 0 && errno != EEXIST) {
+        err = -errno;
+    }
+    free(path);
+    return err;
+}
+
+static int json_init(struct minion_instance *inst, void *conf)
+{
+    struct json_conf *c = conf;
+    struct json_state *st;
+    const char *oar = getenv("OAR_JOB_ID");
+
+    if (c->directory == NULL || *c->directory == '\0') {
+        minion_set_error(inst, "REPORTER_JSON_DIRECTORY is empty");
+        return -EINVAL;
+    }
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    st->inst = inst;
+    st->fd = -1;
+    jsonbuf_init(&st->line);
+    if (oar != NULL) {
+        st->oar_job_id = strdup(oar);
+        if (st->oar_job_id == NULL) {
+            minion_set_error(inst, "out of memory");
+            free(st);
+            return -ENOMEM;
+        }
+    }
+    minion_instance_set_data(inst, st);
+    return 0;
+}
+
+static int json_start(struct minion_instance *inst, struct event_base *base)
+{
+    struct json_state *st = minion_instance_data(inst);
+    const struct json_conf *c = minion_instance_conf(inst);
+    const char *id = minion_instance_context(inst)->minion_id;
+    char *path, *name;
+    size_t dlen = strlen(c->directory), ilen, i;
+    int err;
+
+    err = make_dirs(c->directory);
+    if (err < 0) {
+        minion_set_error(inst, "REPORTER_JSON_DIRECTORY=%s: %s", c->directory,
+                         strerror(-err));
+        return err;
+    }
+    if (id == NULL || *id == '\0') {
+        id = "minion";
+    }
+    ilen = strlen(id);
+    path = malloc(dlen + 1 + ilen + sizeof(".jsonl"));
+    if (path == NULL) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(path, c->directory, dlen);
+    path[dlen] = '/';
+    name = path + dlen + 1;
+    memcpy(name, id, ilen);
+    memcpy(name + ilen, ".jsonl", sizeof(".jsonl"));
+    /* A minion id is a name, not a path: keep the file in the folder. */
+    for (i = 0; i < ilen; i++) {
+        if (name[i] == '/') {
+            name[i] = '_';
+        }
+    }
+    st->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (st->fd < 0) {
+        err = -errno;
+        minion_set_error(inst, "open %s: %s", path, strerror(errno));
+        free(path);
+        return err;
+    }
+    free(path);
+    return 0;
+}
+
+/* Render @r as one line into st->line. */
+static void render(struct json_state *st, const struct minion_report *r)
+{
+    struct jsonbuf *b = &st->line;
+    const char *minion = r->minion_id != NULL ? r->minion_id : "";
+    char num[32];
+    size_t i;
+    int n;
+
+    jsonbuf_reset(b);
+    jsonbuf_puts(b, "{\"uid\":\"");
+    jsonbuf_escape(b, minion, strlen(minion));
+    n = snprintf(num, sizeof(num), "-%llu\"", r->generation);
+    jsonbuf_append(b, num, (size_t)n);
+    jsonbuf_puts(b, ",\"minion\":");
+    jsonbuf_string(b, minion, strlen(minion));
+    jsonbuf_puts(b, ",\"generation\":");
+    jsonbuf_llong(b, (long long)r->generation);
+    jsonbuf_puts(b, ",\"start\":");
+    jsonbuf_double(b, r->start);
+    jsonbuf_puts(b, ",\"end\":");
+    jsonbuf_double(b, r->end);
+    jsonbuf_puts(b, ",\"duration\":");
+    jsonbuf_double(b, r->end - r->start);
+    jsonbuf_puts(b, ",\"task_id\":");
+    if (r->task_id != NULL) {
+        jsonbuf_string(b, r->task_id, strlen(r->task_id));
+    } else {
+        jsonbuf_puts(b, "null");
+    }
+    jsonbuf_puts(b, ",\"attempt\":");
+    jsonbuf_llong(b, r->attempt);
+    jsonbuf_puts(b, ",\"status\":\"");
+    jsonbuf_puts(b, status_name(r->status));
+    jsonbuf_puts(b, "\",\"exit_code\":");
+    if (r->exit_code == -1) {
+        jsonbuf_puts(b, "null");
+    } else {
+        jsonbuf_llong(b, r->exit_code);
+    }
+    jsonbuf_puts(b, ",\"error\":");
+    if (r->error != NULL) {
+        jsonbuf_string(b, r->error, strlen(r->error));
+    } else {
+        jsonbuf_puts(b, "null");
+    }
+    jsonbuf_puts(b, ",\"param\":");
+    jsonbuf_string(b, r->param != NULL ? r->param : "", r->param_len);
+    jsonbuf_puts(b, ",\"output\":");
+    jsonbuf_string(b, r->output != NULL ? r->output : "", r->output_len);
+    jsonbuf_puts(b, ",\"atomic_actions\":[");
+    for (i = 0; i < r->n_actions; i++) {
+        const struct minion_action *a = &r->actions[i];
+        const char *name = a->name != NULL ? a->name : "";
+        jsonbuf_puts(b, i == 0 ? "{\"name\":" : ",{\"name\":");
+        jsonbuf_string(b, name, strlen(name));
+        jsonbuf_puts(b, ",\"start\":");
+        jsonbuf_double(b, a->start);
+        jsonbuf_puts(b, ",\"end\":");
+        jsonbuf_double(b, a->end);
+        jsonbuf_puts(b, "}");
+    }
+    jsonbuf_puts(b, "],\"nodename\":");
+    if (r->nodename != NULL) {
+        jsonbuf_string(b, r->nodename, strlen(r->nodename));
+    } else {
+        jsonbuf_puts(b, "null");
+    }
+    if (st->oar_job_id != NULL) {
+        jsonbuf_puts(b, ",\"oar_job_id\":");
+        jsonbuf_string(b, st->oar_job_id, strlen(st->oar_job_id));
+    }
+    jsonbuf_puts(b, "}\n");
+}
+
+static void json_on_report(struct minion_instance *inst,
+                           const struct minion_report *r)
+{
+    struct json_state *st = minion_instance_data(inst);
+    const char *p;
+    size_t left;
+    ssize_t n;
+    int err = 0;
+
+    if (st->fd < 0) {
+        return;
+    }
+    render(st, r);
+    if (st->line.oom) {
+        err = ENOMEM;
+    }
+    p = st->line.data;
+    left = st->line.len;
+    /* One write(2) for a whole line; a short write (disk full, a signal)
+     * is finished rather than left as half a line. */
+    while (err == 0 && left > 0) {
+        n = write(st->fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            err = errno;
+            break;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (err != 0 && !st->failing) {
+        minion_log(inst, MINION_LOG_WARN,
+                   "cannot write the report of task %s: %s",
+                   r->task_id != NULL ? r->task_id : "-", strerror(err));
+    } else if (err == 0 && st->failing) {
+        minion_log(inst, MINION_LOG_INFO, "writing reports again");
+    }
+    st->failing = err != 0;
+}
+
+static void json_destroy(struct minion_instance *inst)
+{
+    struct json_state *st = minion_instance_data(inst);
+
+    if (st == NULL) {
+        return;
+    }
+    if (st->fd >= 0) {
+        close(st->fd);
+    }
+    jsonbuf_fini(&st->line);
+    free(st->oar_job_id);
+    free(st);
+    minion_instance_set_data(inst, NULL);
+}
+
+const struct minion_plugin minion_plugin_json = {
+    MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
+    .name = "json",
+    .summary = "Append one JSON object per finished task to a file per minion",
+    .conf_size = sizeof(struct json_conf),
+    .options = json_options,
+    .init = json_init,
+    .start = json_start,
+    .destroy = json_destroy,
+    .reporter = {.on_report = json_on_report},
+};

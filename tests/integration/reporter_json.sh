@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+# reporter json: the schema of every line (checked with cJSON by
+# json_check), params that are not text kept exactly, ok/failed/dead with
+# exit codes, unique uids, oar_job_id, appending, and the folder errors.
+. "$top_srcdir/tests/integration/lib.sh"
+t_init
+
+CHECK="$top_builddir/tests/reporters/json_check"
+[ -x "$CHECK" ] || t_fail "json_check not built: $CHECK"
+export LC_ALL=C
+
+# Params with quotes, backslashes, tabs, control bytes, invalid UTF-8.
+printf '%s\n' plain 'say "hi"' 'back\slash' 'bad one' >params
+printf 'tab\there\n' >>params
+printf 'ctl\001\033[0m\177\n' >>params
+printf 'latin1 caf\351 \377\376\n' >>params
+printf 'utf8 caf\303\251 \342\202\254\n' >>params
+printf 'truncated \342\202\n' >>params
+
+MINION_ID=m1 REPORTER_JSON_DIRECTORY=reports/a/b MINION_MAX_ATTEMPTS=3 \
+    timeout 20 "$MINIONIZE" -r json \
+    sh -c 'case "$1" in bad*) exit 4;; esac; printf "%s" "$1"' sh \
+    <params >out 2>err || { cat err >&2; t_fail "minionize failed"; }
+file=reports/a/b/m1.jsonl
+[ -f "$file" ] || t_fail "no $file: $(find reports)"
+"$CHECK" "$file" || { cat "$file" >&2; t_fail "invalid report lines"; }
+[ "$(wc -l <"$file")" -eq 11 ] || t_fail "$(wc -l <"$file") lines, not 11"
+t_ok "11 valid lines in a nested folder"
+
+"$CHECK" "$file" param >got-params
+"$CHECK" "$file" output >got-outputs
+"$CHECK" "$file" status >got-status
+mapfile -t P <got-params
+mapfile -t O <got-outputs
+mapfile -t S <got-status
+for i in "${!P[@]}"; do
+    if [ "${S[$i]}" = ok ]; then
+        [ "${P[$i]}" = "${O[$i]}" ] ||
+            t_fail "output differs from param on line $((i + 1))"
+    fi
+done
+sort -u got-params >a
+sort -u params >b
+cmp -s a b || { od -c a b >&2; t_fail "params not kept byte for byte"; }
+t_ok "params and outputs are kept byte for byte"
+
+[ "$("$CHECK" "$file" param status exit_code error | grep -c \
+    '^bad one	failed	4	exit status 4$')" -eq 2 ] ||
+    t_fail "two failed runs of 'bad one' with exit code 4"
+"$CHECK" "$file" param status attempt exit_code error |
+    grep -qx 'bad one	dead	3	4	exit status 4' ||
+    t_fail "'bad one' not dead at attempt 3"
+[ "$("$CHECK" "$file" status exit_code error | grep -cx 'ok	0	null')" -eq 8 ] ||
+    t_fail "8 ok runs with exit_code 0 and error null expected"
+t_ok "statuses, exit codes and errors"
+
+[ -z "$("$CHECK" "$file" uid | sort | uniq -d)" ] || t_fail "duplicate uids"
+"$CHECK" "$file" minion nodename | sort -u >got
+[ "$(cat got)" = "m1	$(uname -n)" ] || t_fail "minion/nodename: $(cat got)"
+"$CHECK" "$file" atomic_actions | grep -v -q '"name":"process"' &&
+    t_fail "a line without the process action"
+t_ok "uids unique, minion, nodename, atomic_actions"
+
+# oar_job_id appears when OAR_JOB_ID is set; the file is appended to.
+echo again | OAR_JOB_ID=4242 MINION_ID=m1 REPORTER_JSON_DIRECTORY=reports/a/b \
+    timeout 20 "$MINIONIZE" -r json echo >out 2>err ||
+    { cat err >&2; t_fail "second run"; }
+[ "$(wc -l <"$file")" -eq 12 ] || t_fail "the second run did not append"
+tail -n 1 "$file" >last
+"$CHECK" --oar 4242 last param | grep -qx again ||
+    { cat last >&2; t_fail "oar_job_id missing or wrong"; }
+t_ok "oar_job_id and appending"
+
+# The default folder, and a minion id with a slash stays inside it.
+echo x | MINION_ID=a/b timeout 20 "$MINIONIZE" -r json echo >out 2>err ||
+    { cat err >&2; t_fail "default folder run"; }
+"$CHECK" minion-report/a_b.jsonl minion | grep -qx a/b ||
+    t_fail "default folder: $(find minion-report)"
+t_ok "default folder minion-report/"
+
+# A folder that cannot be made is a start-up error: exit 2, one line.
+echo in-the-way >blocker
+echo x | REPORTER_JSON_DIRECTORY=blocker/sub timeout 20 "$MINIONIZE" \
+    -r json sh -c 'touch ran' >out 2>err
+rc=$?
+[ "$rc" -eq 2 ] || { cat err >&2; t_fail "exit $rc, not 2"; }
+[ "$(wc -l <err)" -eq 1 ] && grep -q \
+    '^minionize: error: reporter json: REPORTER_JSON_DIRECTORY=blocker/sub: Not a directory$' \
+    err || { cat err >&2; t_fail "error line"; }
+[ ! -e ran ] || t_fail "a task ran"
+t_ok "an impossible folder: $(cat err)"
