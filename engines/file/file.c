@@ -1,0 +1,914 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engines/file/file.c: the `file` engine. Params are the lines of
+ * MINION_FILE (or standard input); the task id is the physical line number.
+ *
+ * Two modes:
+ *  - stateless (no MINION_FILE_STATE): read the input once, front to back.
+ *    A failed line is delivered again (before new lines) by this minion; the
+ *    engine is drained at EOF once every line is settled. This is the fast
+ *    path: a handle is a pooled record, an id is formatted on the stack, and
+ *    regular files are read in large chunks right from request().
+ *  - MINION_FILE_STATE=DIR: progress lives in DIR (see state.h), so minions
+ *    resume after a restart, split one file between them, retry failures
+ *    across restarts and keep dead letters in DIR/dead.jsonl.
+ *
+ * Nothing here blocks the loop: pipes, FIFOs, ttys and sockets are read on an
+ * EV_READ event, one read(2) per readiness; regular files (which epoll
+ * refuses) are read directly, only while there is credit; state locks are
+ * tried without waiting and retried on a short timer.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <minionize/plugin.h>
+
+#include "lines.h"
+#include "state.h"
+
+/* Input read per read(2). */
+#define READ_BYTES (256 * 1024)
+/* Look for dead minions' journals this often while lines remain. */
+#define ADOPT_SCAN_S 1.0
+/* A journal this large is rewritten down to the lines still owned. */
+#define JOURNAL_COMPACT_BYTES (4u << 20)
+/* Waiting for a state lock: first and longest pause, in milliseconds. */
+#define LOCK_WAIT_MIN_MS 1
+#define LOCK_WAIT_MAX_MS 50
+/* How long stop() keeps trying to write the last dead letters. */
+#define STOP_FLUSH_S 5.0
+/* Stateless handles are allocated this many at a time. */
+#define RECS_PER_SLAB 256
+
+struct file_conf {
+    char *path;  /* MINION_FILE */
+    char *state; /* MINION_FILE_STATE */
+    char *shard; /* MINION_SHARD */
+};
+
+static const struct minion_option file_options[] = {
+    {"MINION_FILE", MINION_OPT_STRING, "-", offsetof(struct file_conf, path), 0,
+     "File to read params from, one per line; '-' reads standard input.", NULL},
+    {"MINION_FILE_STATE", MINION_OPT_STRING, NULL,
+     offsetof(struct file_conf, state), 0,
+     "Directory keeping progress, so minions resume after a restart, share "
+     "the file without running a line twice and keep dead letters in "
+     "DIR/dead.jsonl; unset: no state.",
+     NULL},
+    {"MINION_SHARD", MINION_OPT_STRING, NULL, offsetof(struct file_conf, shard),
+     0,
+     "I/N: keep only the lines whose 0-based index modulo N is I-1 (I from 1 "
+     "to N); with MINION_FILE_STATE the shard keeps its progress in "
+     "DIR/shard-I-of-N; unset: every line.",
+     NULL},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+/* A delivered line in stateless mode; also a queued retry. */
+struct rec {
+    uint64_t line;
+    unsigned attempt;
+    char *data; /* retries only: a copy of the param */
+    size_t len;
+    struct rec *next; /* free list or retry queue */
+};
+
+struct slab {
+    struct slab *next;
+    struct rec recs[RECS_PER_SLAB];
+};
+
+struct file_engine {
+    struct minion_instance *inst;
+    const struct minion_context *ctx;
+    struct file_conf *conf;
+    struct lines_shard shard;
+    char *state_dir; /* with the shard's folder when sharded */
+
+    int fd;
+    int own_fd; /* ours to close (not standard input) */
+    int polled; /* read on EV_READ; else read directly */
+    struct event *read_ev, *kick_ev, *timer_ev;
+    int read_on;
+
+    struct lines in;
+    int eof;       /* stateless: read(2) said EOF */
+    int exhausted; /* stateless: EOF and no line left in the window */
+
+    unsigned credit;
+    unsigned long outstanding;
+    int paused, pumping, drained, failed;
+
+    /* Stateless handles and retries. */
+    struct rec *free_recs;
+    struct slab *slabs;
+    struct rec *retry_head, *retry_tail;
+
+    /* State mode. */
+    struct fstate *st;
+    struct fline **batch; /* room for ctx->concurrency claimed lines */
+    int idle;             /* the last look found nothing: wait for a change */
+    int waiting;          /* the lock timer is armed */
+    unsigned wait_ms;
+    double last_scan; /* 0: never scanned */
+    int dry_state;    /* a dry run with MINION_FILE_STATE, which it leaves
+                         alone */
+    int stopping;     /* stop() returned 1 */
+    double stop_deadline;
+    unsigned seed;
+};
+
+static void pump(struct file_engine *fe);
+
+static double now_s(void)
+{
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void fail(struct file_engine *fe, const char *what)
+{
+    if (!fe->failed) {
+        fe->failed = 1;
+        fe->credit = 0;
+        minion_instance_fail(fe->inst, "%s", what);
+    }
+}
+
+/* Run pump() on the next loop iteration rather than deep in a call chain. */
+static void kick(struct file_engine *fe)
+{
+    event_active(fe->kick_ev, EV_TIMEOUT, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Stateless handles                                                        */
+
+static struct rec *rec_get(struct file_engine *fe)
+{
+    struct rec *r = fe->free_recs;
+
+    if (!r) {
+        struct slab *s = malloc(sizeof(*s));
+        if (!s) {
+            return NULL;
+        }
+        s->next = fe->slabs;
+        fe->slabs = s;
+        for (size_t i = 0; i < RECS_PER_SLAB; i++) {
+            s->recs[i].next = fe->free_recs;
+            fe->free_recs = &s->recs[i];
+        }
+        r = fe->free_recs;
+    }
+    fe->free_recs = r->next;
+    r->data = NULL;
+    return r;
+}
+
+static void rec_put(struct file_engine *fe, struct rec *r)
+{
+    free(r->data);
+    r->data = NULL;
+    r->next = fe->free_recs;
+    fe->free_recs = r;
+}
+
+static void retry_push(struct file_engine *fe, struct rec *r, int front)
+{
+    r->next = NULL;
+    if (!fe->retry_head) {
+        fe->retry_head = fe->retry_tail = r;
+    } else if (front) {
+        r->next = fe->retry_head;
+        fe->retry_head = r;
+    } else {
+        fe->retry_tail->next = r;
+        fe->retry_tail = r;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Delivering                                                               */
+
+/* Hand one line to the core. Returns 0, or -1 when the core took nothing
+ * (it is stopping or out of memory): the credit is gone. */
+static int deliver(struct file_engine *fe, const char *data, size_t len,
+                   uint64_t line, unsigned attempt, void *handle)
+{
+    char id[24];
+    struct minion_param p;
+
+    lines_u64(id, line);
+    p.data = data;
+    p.len = len;
+    p.id = id;
+    p.attempt = attempt;
+    p.handle = handle;
+    fe->credit--;
+    /* Counted first: the core may settle the task before deliver returns. */
+    fe->outstanding++;
+    if (minion_engine_deliver(fe->inst, &p) < 0) {
+        fe->outstanding--;
+        fe->credit = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static void deliver_new(struct file_engine *fe, const struct lines_param *lp)
+{
+    struct rec *r = rec_get(fe);
+
+    if (!r) {
+        fail(fe, "out of memory");
+        return;
+    }
+    r->line = lp->line;
+    r->attempt = 1;
+    if (deliver(fe, lp->data, lp->len, lp->line, 1, r) < 0) {
+        /* Keep the line for a later request; the window moves on. */
+        r->data = malloc(lp->len ? lp->len : 1);
+        if (!r->data) {
+            rec_put(fe, r);
+            fail(fe, "out of memory");
+            return;
+        }
+        memcpy(r->data, lp->data, lp->len);
+        r->len = lp->len;
+        retry_push(fe, r, 1);
+    }
+}
+
+static void deliver_retry(struct file_engine *fe)
+{
+    struct rec *r = fe->retry_head;
+    char *data = r->data;
+
+    fe->retry_head = r->next;
+    if (!fe->retry_head) {
+        fe->retry_tail = NULL;
+    }
+    /* The core copies the param; a failure settled inside deliver() may
+     * give @r a new copy, so ours is detached first and freed after. */
+    r->data = NULL;
+    if (deliver(fe, data, r->len, r->line, r->attempt, r) < 0) {
+        r->data = data;
+        retry_push(fe, r, 1);
+        return;
+    }
+    free(data);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading (stateless)                                                      */
+
+/* One read(2) into the window. Returns 1 when bytes or EOF came, 0 when
+ * the descriptor had nothing after all, -1 on a fatal error. */
+static int read_some(struct file_engine *fe)
+{
+    size_t room;
+    char *space = lines_space(&fe->in, &room);
+    ssize_t n;
+
+    if (!space) {
+        fail(fe, "out of memory");
+        return -1;
+    }
+    do {
+        n = read(fe->fd, space, room);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        lines_added(&fe->in, (size_t)n);
+        return 1;
+    }
+    if (n == 0) {
+        fe->eof = 1;
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return 0;
+    }
+    {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "read %s: %s",
+                 strcmp(fe->conf->path, "-") ? fe->conf->path : "stdin",
+                 strerror(errno));
+        fail(fe, msg);
+    }
+    return -1;
+}
+
+static void set_read(struct file_engine *fe, int on)
+{
+    if (!fe->read_ev || on == fe->read_on) {
+        return;
+    }
+    if (on) {
+        if (event_add(fe->read_ev, NULL) < 0) {
+            fail(fe, "cannot watch the input for reading");
+            return;
+        }
+    } else {
+        event_del(fe->read_ev);
+    }
+    fe->read_on = on;
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct file_engine *fe = arg;
+
+    if (read_some(fe) >= 0) {
+        pump(fe);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The end                                                                  */
+
+static void check_drained(struct file_engine *fe)
+{
+    int done;
+
+    if (fe->drained || fe->failed || fe->paused) {
+        return;
+    }
+    if (fe->st) {
+        done = fe->idle && !fe->waiting && fstate_owned(fe->st) == 0;
+    } else {
+        done = fe->exhausted && !fe->retry_head && fe->outstanding == 0;
+    }
+    if (done) {
+        fe->drained = 1;
+        minion_engine_drained(fe->inst);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* State mode                                                               */
+
+static void arm_wait(struct file_engine *fe)
+{
+    unsigned ms;
+    struct timeval tv;
+
+    if (fe->waiting) {
+        return;
+    }
+    /* Doubling with jitter, so minions that collided spread out. */
+    fe->wait_ms = fe->wait_ms ? fe->wait_ms * 2 : LOCK_WAIT_MIN_MS;
+    if (fe->wait_ms > LOCK_WAIT_MAX_MS) {
+        fe->wait_ms = LOCK_WAIT_MAX_MS;
+    }
+    ms = fe->wait_ms + (unsigned)rand_r(&fe->seed) % (fe->wait_ms + 1);
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    fe->waiting = 1;
+    evtimer_add(fe->timer_ev, &tv);
+}
+
+static void state_failed(struct file_engine *fe)
+{
+    char msg[600];
+
+    snprintf(msg, sizeof(msg), "state %s: %s", fe->state_dir,
+             fstate_error(fe->st));
+    fail(fe, msg);
+}
+
+/*
+ * The critical section: under the directory's lock, write the dead letters
+ * waiting, adopt dead minions' journals when due, and with @claim claim up
+ * to the credit in new lines, delivered once the lock is released.
+ * Returns lines adopted or claimed, -EAGAIN when the timer will try again,
+ * or -1 after a fatal error.
+ */
+static int sync_state(struct file_engine *fe, int claim)
+{
+    struct fstate *st = fe->st;
+    double now = now_s();
+    int rc, got = 0, n = 0, scanned = 0;
+
+    rc = fstate_lock(st);
+    if (rc == -EAGAIN) {
+        arm_wait(fe);
+        return -EAGAIN;
+    }
+    if (rc < 0) {
+        goto failed;
+    }
+    if (fstate_flush_dead(st) < 0) {
+        goto failed;
+    }
+    if (claim && (fe->last_scan == 0 || now - fe->last_scan >= ADOPT_SCAN_S)) {
+        if ((rc = fstate_adopt(st)) < 0) {
+            goto failed;
+        }
+        got += rc;
+        scanned = 1;
+        fe->last_scan = now;
+    }
+    if (claim && got == 0 && fstate_ready(st) == 0) {
+        unsigned max = fe->credit;
+        if (max > fe->ctx->concurrency) {
+            max = fe->ctx->concurrency;
+        }
+        n = fstate_claim(st, max, fe->batch);
+        if (n == -EAGAIN) {
+            fstate_unlock(st);
+            arm_wait(fe);
+            return -EAGAIN;
+        }
+        if (n < 0) {
+            goto failed;
+        }
+        if (n == 0 && !scanned) {
+            /* The end of the file: drained only if no dead minion left
+             * lines behind. */
+            if ((rc = fstate_adopt(st)) < 0) {
+                goto failed;
+            }
+            got += rc;
+            fe->last_scan = now;
+        }
+    }
+    /* Adopted lines may be dead already: write their letters now. */
+    if (fstate_dead_pending(st) && fstate_flush_dead(st) < 0) {
+        goto failed;
+    }
+    fstate_unlock(st);
+    fe->wait_ms = 0;
+    if (got > 0) {
+        minion_log(fe->inst, MINION_LOG_INFO,
+                   "took over %d line%s left by stopped minions", got,
+                   got == 1 ? "" : "s");
+    }
+    for (int i = 0; i < n; i++) {
+        struct fline *fl = fe->batch[i];
+        if (fe->credit == 0 ||
+            deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl) < 0) {
+            /* Stays claimed: run later, or adopted after we stop. */
+            fstate_release(st, fl);
+        }
+    }
+    return got + n;
+failed:
+    fstate_unlock(st);
+    state_failed(fe);
+    return -1;
+}
+
+static void pump_state(struct file_engine *fe)
+{
+    while (fe->credit > 0 && !fe->paused && !fe->failed) {
+        struct fline *fl;
+        int rc;
+
+        fl = fstate_next(fe->st, &rc);
+        if (rc < 0) {
+            state_failed(fe);
+            return;
+        }
+        if (fl) {
+            if (deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl) < 0) {
+                fstate_release(fe->st, fl);
+            }
+            continue;
+        }
+        if (fe->idle || fe->waiting) {
+            break;
+        }
+        rc = sync_state(fe, 1);
+        if (rc < 0) {
+            break;
+        }
+        if (rc == 0) {
+            fe->idle = 1;
+        }
+    }
+    /* Dead letters go out even when no credit brings us here. */
+    if (!fe->failed && !fe->waiting && fstate_dead_pending(fe->st)) {
+        sync_state(fe, 0);
+    }
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct file_engine *fe = arg;
+
+    fe->waiting = 0;
+    if (fe->stopping) {
+        if (sync_state(fe, 0) == -EAGAIN && now_s() < fe->stop_deadline) {
+            return;
+        }
+        if (fstate_dead_pending(fe->st)) {
+            minion_log(fe->inst, MINION_LOG_WARN,
+                       "could not lock %s to write %zu dead letter%s; they "
+                       "stay in the journal for the next minion",
+                       fe->state_dir, fstate_dead_pending(fe->st),
+                       fstate_dead_pending(fe->st) == 1 ? "" : "s");
+        }
+        if (fe->waiting) {
+            evtimer_del(fe->timer_ev);
+            fe->waiting = 0;
+        }
+        fe->stopping = 0;
+        minion_instance_stopped(fe->inst);
+        return;
+    }
+    pump(fe);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The pump                                                                 */
+
+static void pump_plain(struct file_engine *fe)
+{
+    struct lines_param lp;
+    int rc;
+
+    while (fe->credit > 0 && !fe->paused && !fe->failed) {
+        if (fe->retry_head) {
+            deliver_retry(fe);
+            continue;
+        }
+        if (lines_next(&fe->in, &fe->shard, fe->eof, &lp)) {
+            deliver_new(fe, &lp);
+            continue;
+        }
+        if (fe->eof) {
+            fe->exhausted = 1;
+            break;
+        }
+        if (fe->polled) {
+            break; /* on_readable brings more */
+        }
+        rc = read_some(fe);
+        if (rc < 0) {
+            break;
+        }
+        if (rc == 0) {
+            /* A device with nothing yet that epoll cannot watch: look
+             * again shortly rather than spin. */
+            struct timeval tv = {0, 10000};
+            evtimer_add(fe->timer_ev, &tv);
+            break;
+        }
+    }
+    /* Read a pipe only for lines someone can take: never buffer the whole
+     * producer's output. */
+    set_read(fe, fe->polled && !fe->eof && !fe->failed && !fe->paused &&
+                     fe->credit > 0);
+}
+
+/* Deliver while there is credit. Re-entry (the core settling or asking for
+ * more inside a deliver) only updates counters: the outer loop goes on. */
+static void pump(struct file_engine *fe)
+{
+    if (fe->pumping) {
+        return;
+    }
+    fe->pumping = 1;
+    if (fe->st) {
+        pump_state(fe);
+    } else {
+        pump_plain(fe);
+    }
+    fe->pumping = 0;
+    check_drained(fe);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    pump(arg);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Engine hooks                                                             */
+
+static void file_request(struct minion_instance *inst, unsigned n)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+
+    fe->credit += n;
+    pump(fe);
+}
+
+static void finish_plain(struct file_engine *fe, struct rec *r,
+                         enum minion_verdict verdict,
+                         const struct minion_report *report)
+{
+    if (verdict != MINION_VERDICT_RETRY) {
+        rec_put(fe, r);
+        return;
+    }
+    r->len = report->param_len;
+    r->data = malloc(r->len ? r->len : 1);
+    if (!r->data) {
+        rec_put(fe, r);
+        fail(fe, "out of memory");
+        return;
+    }
+    memcpy(r->data, report->param, r->len);
+    r->attempt = report->attempt + 1;
+    retry_push(fe, r, 0);
+    if (fe->credit > 0 && !fe->pumping) {
+        kick(fe);
+    }
+}
+
+static void finish_state(struct file_engine *fe, struct fline *fl,
+                         enum minion_verdict verdict,
+                         const struct minion_report *report)
+{
+    int rc = 0;
+
+    switch (verdict) {
+    case MINION_VERDICT_ACK:
+        rc = fstate_ack(fe->st, fl);
+        if (rc == 0) {
+            rc = fstate_compact(fe->st, JOURNAL_COMPACT_BYTES);
+        }
+        break;
+    case MINION_VERDICT_RETRY:
+        rc = fstate_fail(fe->st, fl, report->attempt, report->error);
+        break;
+    case MINION_VERDICT_DEAD:
+        rc = fstate_dead(fe->st, fl, report->attempt, report->error);
+        break;
+    case MINION_VERDICT_RELEASE:
+        /* Not run to the end: it stays claimed, with the same attempt, for
+         * a restart or an adopter. */
+        fstate_release(fe->st, fl);
+        break;
+    }
+    if (rc < 0) {
+        state_failed(fe);
+        return;
+    }
+    /* Something changed: the file may have grown, a peer may have died,
+     * a retry or a dead letter waits. */
+    fe->idle = 0;
+    if (!fe->pumping) {
+        kick(fe);
+    }
+}
+
+static void file_finish(struct minion_instance *inst, void *handle,
+                        enum minion_verdict verdict,
+                        const struct minion_report *report)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+
+    fe->outstanding--;
+    if (fe->st) {
+        finish_state(fe, handle, verdict, report);
+    } else {
+        finish_plain(fe, handle, verdict, report);
+        if (fe->outstanding == 0 && !fe->pumping) {
+            check_drained(fe);
+        }
+    }
+}
+
+static void file_pause(struct minion_instance *inst)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+
+    fe->paused = 1;
+    fe->credit = 0;
+    set_read(fe, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                */
+
+static void file_destroy(struct minion_instance *inst);
+
+static int file_init(struct minion_instance *inst, void *conf_)
+{
+    struct file_conf *conf = conf_;
+    struct file_engine *fe;
+    int stdin_input = !conf->path || !*conf->path || !strcmp(conf->path, "-");
+    int stateful = conf->state && *conf->state;
+    int dry = minion_instance_context(inst)->dry_run;
+
+    if (stateful && stdin_input) {
+        minion_set_error(inst,
+                         "MINION_FILE_STATE needs MINION_FILE to name a file");
+        return -EINVAL;
+    }
+    fe = calloc(1, sizeof(*fe));
+    if (!fe) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    fe->inst = inst;
+    fe->ctx = minion_instance_context(inst);
+    fe->conf = conf;
+    fe->fd = -1;
+    if (lines_shard_parse(conf->shard, &fe->shard) < 0) {
+        minion_set_error(inst,
+                         "MINION_SHARD '%s': expected I/N with 1 <= I <= N",
+                         conf->shard);
+        free(fe);
+        return -EINVAL;
+    }
+    minion_instance_set_data(inst, fe);
+    /* A dry run acks what it prints: with the state dir it would mark the
+     * lines done without running them. */
+    fe->dry_state = stateful && dry;
+    if (stateful && !dry) {
+        int rc =
+            fe->shard.count > 1
+                ? asprintf(&fe->state_dir, "%s/shard-%llu-of-%llu", conf->state,
+                           (unsigned long long)fe->shard.index + 1,
+                           (unsigned long long)fe->shard.count)
+                : asprintf(&fe->state_dir, "%s", conf->state);
+        if (rc < 0) {
+            fe->state_dir = NULL;
+            goto nomem;
+        }
+        fe->batch = calloc(fe->ctx->concurrency ? fe->ctx->concurrency : 1,
+                           sizeof(*fe->batch));
+        if (!fe->batch) {
+            goto nomem;
+        }
+    } else if (lines_init(&fe->in, READ_BYTES) < 0) {
+        goto nomem;
+    }
+    fe->seed = (unsigned)getpid() ^ (unsigned)now_s();
+    return 0;
+nomem:
+    minion_set_error(inst, "out of memory");
+    file_destroy(inst);
+    minion_instance_set_data(inst, NULL);
+    return -ENOMEM;
+}
+
+static int file_start(struct minion_instance *inst, struct event_base *base)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+    const char *path = fe->conf->path;
+    struct stat sb;
+
+    if (!path || !*path || !strcmp(path, "-")) {
+        fe->fd = STDIN_FILENO;
+        path = "standard input";
+    } else {
+        /* O_NONBLOCK: opening a FIFO must not wait for its writer. */
+        fe->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fe->fd < 0) {
+            minion_set_error(inst, "MINION_FILE %s: %s", path, strerror(errno));
+            return -errno;
+        }
+        fe->own_fd = 1;
+    }
+    if (fstat(fe->fd, &sb) < 0) {
+        minion_set_error(inst, "MINION_FILE %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        minion_set_error(inst, "MINION_FILE %s: is a directory", path);
+        return -EISDIR;
+    }
+    fe->polled = S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) ||
+                 (S_ISCHR(sb.st_mode) && isatty(fe->fd));
+    if (fe->own_fd && !fe->polled) {
+        /* Read directly, only when there is credit: plain blocking reads. */
+        int fl = fcntl(fe->fd, F_GETFL);
+        if (fl >= 0) {
+            fcntl(fe->fd, F_SETFL, fl & ~O_NONBLOCK);
+        }
+    }
+    fe->kick_ev = event_new(base, -1, 0, on_kick, fe);
+    fe->timer_ev = evtimer_new(base, on_timer, fe);
+    if (fe->polled) {
+        fe->read_ev =
+            event_new(base, fe->fd, EV_READ | EV_PERSIST, on_readable, fe);
+    }
+    if (!fe->kick_ev || !fe->timer_ev || (fe->polled && !fe->read_ev)) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    if (fe->dry_state) {
+        minion_log(inst, MINION_LOG_WARN,
+                   "dry run: MINION_FILE_STATE %s is left untouched; showing "
+                   "every line of %s",
+                   fe->conf->state, path);
+    }
+    if (fe->state_dir) {
+        char err[600];
+        if (!S_ISREG(sb.st_mode)) {
+            minion_set_error(inst,
+                             "MINION_FILE_STATE needs a regular file, and "
+                             "MINION_FILE %s is not one",
+                             path);
+            return -EINVAL;
+        }
+        fe->st =
+            fstate_new(fe->state_dir, fe->ctx->minion_id, fe->fd, &fe->shard,
+                       fe->ctx->max_attempts, err, sizeof(err));
+        if (!fe->st) {
+            minion_set_error(inst, "MINION_FILE_STATE %s: %s", fe->state_dir,
+                             err);
+            return -EIO;
+        }
+        if (fstate_ready(fe->st) || fstate_dead_pending(fe->st)) {
+            minion_log(inst, MINION_LOG_INFO,
+                       "resuming %zu unfinished line%s of minion %s",
+                       fstate_owned(fe->st),
+                       fstate_owned(fe->st) == 1 ? "" : "s",
+                       fe->ctx->minion_id);
+        }
+    }
+    return 0;
+}
+
+static int file_stop(struct minion_instance *inst)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+
+    set_read(fe, 0);
+    if (fe->st && fstate_dead_pending(fe->st) && !fe->failed) {
+        if (!fe->waiting) {
+            sync_state(fe, 0);
+        }
+        if (fstate_dead_pending(fe->st) && fe->waiting) {
+            /* The lock is busy: on_timer keeps trying, then says stopped. */
+            fe->stopping = 1;
+            fe->stop_deadline = now_s() + STOP_FLUSH_S;
+            return 1;
+        }
+    }
+    if (fe->timer_ev) {
+        evtimer_del(fe->timer_ev);
+        fe->waiting = 0;
+    }
+    return 0;
+}
+
+static void file_destroy(struct minion_instance *inst)
+{
+    struct file_engine *fe = minion_instance_data(inst);
+    struct rec *r;
+
+    if (!fe) {
+        return;
+    }
+    if (fe->read_ev) {
+        event_free(fe->read_ev);
+    }
+    if (fe->kick_ev) {
+        event_free(fe->kick_ev);
+    }
+    if (fe->timer_ev) {
+        event_free(fe->timer_ev);
+    }
+    fstate_free(fe->st);
+    if (fe->own_fd) {
+        close(fe->fd);
+    }
+    for (r = fe->retry_head; r; r = r->next) {
+        free(r->data);
+    }
+    while (fe->slabs) {
+        struct slab *s = fe->slabs;
+        fe->slabs = s->next;
+        free(s);
+    }
+    lines_fini(&fe->in);
+    free(fe->batch);
+    free(fe->state_dir);
+    free(fe);
+}
+
+const struct minion_plugin minion_plugin_file = {
+    MINION_PLUGIN_HEADER(MINION_KIND_ENGINE),
+    .name = "file",
+    .summary = "Params from a file or standard input, one per line",
+    .conf_size = sizeof(struct file_conf),
+    .options = file_options,
+    .init = file_init,
+    .start = file_start,
+    .stop = file_stop,
+    .destroy = file_destroy,
+    .engine =
+        {
+            .request = file_request,
+            .finish = file_finish,
+            .pause = file_pause,
+        },
+};

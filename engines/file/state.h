@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * engines/file/state.h: the file engine's state directory (MINION_FILE_STATE).
+ *
+ * Plain POSIX, no core and no event loop, so it is unit-tested on its own.
+ * Every lock is a non-blocking fcntl() record lock (open file description
+ * locks where the kernel has them): they work on NFS, vanish with their
+ * process, and never stall the caller.
+ *
+ * Layout of DIR:
+ *
+ *   cursor          "OFFSET LINE PARTIAL\n", fixed width: the byte offset in
+ *                   MINION_FILE where the first unclaimed line starts, that
+ *                   line's number, and 1 when the line before it was taken
+ *                   unterminated at EOF (a "\n" found at OFFSET then ends
+ *                   that line rather than starting a new one). Its fcntl
+ *                   write lock is the directory's global lock: claims,
+ *                   adoptions and dead-letter appends happen under it.
+ *   dead.jsonl      dead letters, one JSON object per line: {"line", "param",
+ *                   "error", "attempts", "minion", "time"}.
+ *   journal/ID.lock held (fcntl write lock) by the live minion ID for its
+ *                   whole life: whoever can lock it knows ID is dead.
+ *   journal/ID.journal
+ *                   minion ID's append-only log, one write(2) per record so a
+ *                   kill -9 loses nothing written:
+ *                     C LINE OFFSET LEN ATTEMPT   claimed; ATTEMPT is the
+ *                                                 delivery it will be
+ *                     F LINE ATTEMPT ERROR        that attempt failed
+ *                     Z LINE ATTEMPTS ERROR       dead, letter not yet written
+ *                     D LINE                      done (acked)
+ *                     X LINE                      dead letter written
+ *                   ERROR is percent-encoded (%XX for "%" and control bytes).
+ *   journal/ID.tmp  a compaction of ID.journal in progress.
+ *
+ * A claim writes its C records before it advances the cursor: a kill -9
+ * between the two leaves lines claimed in the journal but ahead of the
+ * cursor, and replay drops claims at or past the cursor, so nothing is lost
+ * and nothing runs twice. A minion that can lock a dead minion's ID.lock
+ * adopts its journal under the global lock: the lines not done (with their
+ * attempt counts and last error) are copied into its own journal, then the
+ * dead journal is removed. A line interrupted by a crash or a shutdown runs
+ * again with the same attempt number: only a failure counts an attempt.
+ */
+#ifndef ENGINES_FILE_STATE_H
+#define ENGINES_FILE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lines.h"
+
+struct fstate;
+
+/* One line this minion owns: claimed, adopted or replayed, not yet done. */
+struct fline {
+    uint64_t line;
+    uint64_t offset;     /* in MINION_FILE */
+    size_t len;          /* param bytes, without "\r\n" */
+    unsigned attempt;    /* of its current or next delivery, from 1 */
+    unsigned failed;     /* the last failed attempt; 0: none */
+    char *error;         /* that failure's error, or NULL */
+    int dead;            /* dead: waiting for its letter to be written */
+    const char *data;    /* its bytes, set by fstate_claim / fstate_next; valid
+                            until the next call of either */
+    struct fline *hnext; /* owned-set chain */
+    struct fline *qnext; /* ready or dead queue */
+};
+
+/*
+ * Open (creating what is missing) the state directory @dir for minion @id,
+ * reading lines from @fd (a regular file, borrowed; it must stay open until
+ * fstate_free). Locks the minion's own lock and replays its own journal, if
+ * a previous run with the same @id left one. Lines of @shard only.
+ * Returns: new state; NULL with one line in @err.
+ */
+struct fstate *fstate_new(const char *dir, const char *id, int fd,
+                          const struct lines_shard *shard,
+                          unsigned max_attempts, char *err, size_t errlen);
+
+/* Close everything. When every line is settled, also remove this minion's
+ * journal and lock; otherwise leave them for a restart or an adopter.
+ * Accepts NULL. */
+void fstate_free(struct fstate *st);
+
+/* The last error, one line. */
+const char *fstate_error(const struct fstate *st);
+
+/* Take the global lock without waiting. Returns 0, -EAGAIN when another
+ * minion holds it, or another negative errno. */
+int fstate_lock(struct fstate *st);
+void fstate_unlock(struct fstate *st);
+
+/* Under the lock: adopt the journals of dead minions. Their lines join the
+ * ready queue (or the dead queue when out of attempts).
+ * Returns: the number of lines adopted, or a negative errno. */
+int fstate_adopt(struct fstate *st);
+
+/*
+ * Under the lock: claim up to @max new lines from the cursor into @out (the
+ * lines are owned by @st; their data is valid until the next claim). May
+ * claim fewer than @max even when more lines exist: call again.
+ * Returns: the number claimed (> 0); 0 at the end of the file; -EAGAIN when
+ * a writer holds MINION_FILE and only its last, unterminated line is left;
+ * or another negative errno.
+ */
+int fstate_claim(struct fstate *st, unsigned max, struct fline **out);
+
+/* Under the lock: append the queued dead letters to dead.jsonl. Returns 0
+ * or a negative errno. */
+int fstate_flush_dead(struct fstate *st);
+
+/* The next ready line (replayed, adopted, or failed and to be retried),
+ * with its data read back from the file; NULL when none. Sets *rc to 0, or
+ * to a negative errno (and returns NULL) when the file cannot be read. */
+struct fline *fstate_next(struct fstate *st, int *rc);
+
+/* Settle @fl. Each writes one journal record and returns 0 or a negative
+ * errno. ack frees @fl; fail puts it back in the ready queue for attempt
+ * @attempt + 1; dead queues its letter for fstate_flush_dead, which frees
+ * it. Borrows: error (copied). */
+int fstate_ack(struct fstate *st, struct fline *fl);
+int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
+                const char *error);
+int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
+                const char *error);
+
+/* Put @fl, taken but not run (or interrupted), back at the head of the
+ * ready queue with the same attempt. Writes nothing: it is still claimed. */
+void fstate_release(struct fstate *st, struct fline *fl);
+
+/* Lines owned (delivered, ready or dead); ready; dead letters waiting. */
+size_t fstate_owned(const struct fstate *st);
+size_t fstate_ready(const struct fstate *st);
+size_t fstate_dead_pending(const struct fstate *st);
+
+/* Rewrite the journal down to the lines still owned once it is larger than
+ * @limit bytes. Returns 0 or a negative errno. */
+int fstate_compact(struct fstate *st, uint64_t limit);
+
+/* ---- exposed for the unit tests ---- */
+
+/* Percent-encode @s (NUL-terminated) into @dst (room for 3 * strlen + 1). */
+void fstate_pct_encode(char *dst, const char *s);
+/* Decode @len bytes of @s in place-safe fashion into @dst (room for
+ * len + 1). */
+void fstate_pct_decode(char *dst, const char *s, size_t len);
+/* Append @len bytes of @s as a JSON string (with quotes) to @dst (room for
+ * 6 * len + 3); invalid UTF-8 becomes U+FFFD. Returns the bytes written. */
+size_t fstate_json_string(char *dst, const char *s, size_t len);
+
+#endif
