@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "entry.h"
+
+static int all_digits(const char *s, size_t len)
+{
+    if (len == 0 || len > 20) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int rid_valid(const char *s, size_t len)
+{
+    const char *dash = s ? memchr(s, '-', len) : NULL;
+
+    if (!dash) {
+        return 0;
+    }
+    return all_digits(s, (size_t)(dash - s)) &&
+           all_digits(dash + 1, len - (size_t)(dash - s) - 1);
+}
+
+static int is_string(const redisReply *r)
+{
+    return r &&
+           (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+int entry_param(const redisReply *fields, const char **data, size_t *len,
+                char **owned)
+{
+    cJSON *obj;
+    char *text;
+
+    *owned = NULL;
+    if (!fields || fields->type != REDIS_REPLY_ARRAY || fields->elements == 0 ||
+        fields->elements % 2 != 0) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < fields->elements; i++) {
+        if (!is_string(fields->element[i])) {
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i];
+        if (k->len == 5 && memcmp(k->str, "param", 5) == 0) {
+            *data = fields->element[i + 1]->str;
+            *len = fields->element[i + 1]->len;
+            return 0;
+        }
+    }
+    /* No `param`: the whole entry is the param, as a JSON object. */
+    obj = cJSON_CreateObject();
+    if (!obj) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        /* Field names and values are binary-safe; cJSON wants C strings, so
+         * an embedded NUL ends a value here. */
+        cJSON *s = cJSON_CreateString(v->str);
+        if (!s) {
+            cJSON_Delete(obj);
+            return -ENOMEM;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(obj, k->str)) {
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, k->str, s);
+        } else {
+            cJSON_AddItemToObject(obj, k->str, s);
+        }
+    }
+    text = cJSON_PrintUnformatted(obj);
+    cJSON_Delete(obj);
+    if (!text) {
+        return -ENOMEM;
+    }
+    *owned = text;
+    *data = text;
+    *len = strlen(text);
+    return 0;
+}
+
+int read_entries(const redisReply *reply, const redisReply **entries)
+{
+    const redisReply *stream;
+
+    *entries = NULL;
+    if (!reply || reply->type == REDIS_REPLY_NIL) {
+        return 0;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return -EPROTO;
+    }
+    if (reply->elements == 0) {
+        return 0;
+    }
+    stream = reply->element[0];
+    if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2 ||
+        stream->element[1]->type != REDIS_REPLY_ARRAY) {
+        return -EPROTO;
+    }
+    if (stream->element[1]->elements > 0) {
+        *entries = stream->element[1];
+    }
+    return 0;
+}
+
+int entry_split(const redisReply *entry, const char **id,
+                const redisReply **fields)
+{
+    const redisReply *f;
+
+    if (!entry || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+        !is_string(entry->element[0]) ||
+        !rid_valid(entry->element[0]->str, entry->element[0]->len)) {
+        return -EPROTO;
+    }
+    f = entry->element[1];
+    if (f->type == REDIS_REPLY_NIL) {
+        f = NULL;
+    } else if (f->type != REDIS_REPLY_ARRAY) {
+        return -EPROTO;
+    }
+    *id = entry->element[0]->str;
+    *fields = f;
+    return 0;
+}
+
+int take_row_parse(const redisReply *row, struct take_row *out)
+{
+    const redisReply *extra;
+
+    memset(out, 0, sizeof(*out));
+    if (!row || row->type != REDIS_REPLY_ARRAY || row->elements != 4 ||
+        !is_string(row->element[0]) ||
+        !rid_valid(row->element[0]->str, row->element[0]->len) ||
+        row->element[1]->type != REDIS_REPLY_INTEGER ||
+        row->element[2]->type != REDIS_REPLY_INTEGER) {
+        return -EPROTO;
+    }
+    out->id = row->element[0]->str;
+    out->count = row->element[2]->integer;
+    extra = row->element[3];
+    switch (row->element[1]->integer) {
+    case TAKE_GONE:
+        out->status = TAKE_GONE;
+        return 0;
+    case TAKE_DELETED:
+        out->status = TAKE_DELETED;
+        return 0;
+    case TAKE_OTHER:
+        if (!is_string(extra)) {
+            return -EPROTO;
+        }
+        out->status = TAKE_OTHER;
+        out->owner = extra->str;
+        return 0;
+    case TAKE_OK:
+        if (extra->type != REDIS_REPLY_ARRAY) {
+            return -EPROTO;
+        }
+        out->status = TAKE_OK;
+        out->fields = extra;
+        return 0;
+    default:
+        return -EPROTO;
+    }
+}
+
+int claim_reply_parse(const redisReply *reply, const char **cursor,
+                      const redisReply **rows, const redisReply **deleted)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+        !is_string(reply->element[0]) ||
+        !rid_valid(reply->element[0]->str, reply->element[0]->len) ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY ||
+        reply->element[2]->type != REDIS_REPLY_ARRAY) {
+        return -EPROTO;
+    }
+    *cursor = reply->element[0]->str;
+    *rows = reply->element[1];
+    *deleted = reply->element[2];
+    for (size_t i = 0; i < (*deleted)->elements; i++) {
+        const redisReply *d = (*deleted)->element[i];
+        if (!is_string(d) || !rid_valid(d->str, d->len)) {
+            return -EPROTO;
+        }
+    }
+    return 0;
+}
+
+/* Where the output value sits in format_result()'s argument list. */
+#define OUTPUT_ARG 19
+
+int format_result(const char *stream, const struct result_fields *f, char **out)
+{
+    char attempt[16], duration[24], exit_code[16];
+    const char *argv[] = {"XADD",         stream,
+                          "MAXLEN",       "~",
+                          RESULTS_MAXLEN, "*",
+                          "task",         f->task,
+                          "status",       f->status,
+                          "attempt",      attempt,
+                          "minion",       f->minion,
+                          "duration_ms",  duration,
+                          "exit_code",    exit_code,
+                          "output",       f->output ? f->output : "",
+                          "error",        f->error ? f->error : ""};
+    size_t lens[sizeof(argv) / sizeof(argv[0])];
+    const int argc = (int)(sizeof(argv) / sizeof(argv[0]));
+    int n;
+
+    snprintf(attempt, sizeof(attempt), "%u", f->attempt);
+    snprintf(duration, sizeof(duration), "%lld",
+             f->duration_ms < 0 ? 0 : f->duration_ms);
+    snprintf(exit_code, sizeof(exit_code), "%d", f->exit_code);
+    for (int i = 0; i < argc; i++) {
+        /* The output is binary-safe and not NUL-terminated. */
+        lens[i] =
+            i == OUTPUT_ARG ? (f->output ? f->output_len : 0) : strlen(argv[i]);
+    }
+    *out = NULL;
+    n = redisFormatCommandArgv(out, argc, argv, lens);
+    return n < 0 ? -ENOMEM : n;
+}
+
+int format_with_ids(const char *const *head, size_t nhead, const char *ids,
+                    size_t n, char **out)
+{
+    const char **argv = malloc((nhead + n) * sizeof(*argv));
+    int len;
+
+    *out = NULL;
+    if (!argv) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nhead; i++) {
+        argv[i] = head[i];
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[nhead + i] = ids + i * RID_MAX;
+    }
+    len = redisFormatCommandArgv(out, (int)(nhead + n), argv, NULL);
+    free(argv);
+    return len < 0 ? -ENOMEM : len;
+}

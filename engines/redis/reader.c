@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/* The read path. First this consumer's own pending entries (a minion that
+ * reuses its MINION_ID re-runs what it held when it died), page by page on
+ * the command connection; then new entries with a blocking XREADGROUP `>`
+ * on the read connection, COUNT = the credit, a finite BLOCK so the
+ * connection can always be closed and the watchdog can tell a dead server
+ * from an empty stream. Also: recreating a deleted group, and the drain
+ * check of MINION_EXIT_WHEN_EMPTY. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "engine.h"
+
+#define GROUP_BACKOFF_FIRST_MS 100
+#define GROUP_BACKOFF_MAX_MS 5000
+
+static int starts_with(const redisReply *r, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return r->len >= n && strncmp(r->str, prefix, n) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Own history                                                               */
+
+/* Rows per XPENDING page of the history. */
+#define HISTORY_PAGE 100
+#define HISTORY_PAGE_TEXT "100"
+
+static int held(const struct rds *r, const char *id)
+{
+    const struct writer *w = &r->w;
+
+    if (rlist_find(&r->running, id) || rlist_find(&r->ready, id)) {
+        return 1;
+    }
+    for (size_t i = 0; i < w->nretries; i++) {
+        if (strcmp(w->retries + i * RID_MAX, id) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void history_end(struct rds *r)
+{
+    if (r->hist_taken) {
+        minion_log(r->inst, MINION_LOG_INFO,
+                   "took back %zu pending entr%s this minion held",
+                   r->hist_taken, r->hist_taken == 1 ? "y" : "ies");
+    }
+    r->hist_taken = 0;
+    r->live = 1;
+    /* Then what dead minions left: claiming waited for the history. */
+    claims_run(r);
+}
+
+static void history_failed(struct rds *r, const redisReply *reply)
+{
+    minion_log(r->inst, MINION_LOG_WARN,
+               "reading this minion's pending entries failed: %s; they are "
+               "claimed once idle",
+               reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                : "unexpected reply");
+    history_end(r);
+}
+
+static void on_history_take(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    struct take_row row;
+    size_t taken = 0;
+
+    r->hist_busy = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return; /* asked again once the connection is back */
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        history_failed(r, reply);
+    } else {
+        for (size_t i = 0; i < reply->elements; i++) {
+            if (take_row_parse(reply->element[i], &row) == 0) {
+                taken += row.status == TAKE_OK;
+                engine_admit(r, &row);
+            }
+        }
+    }
+    r->hist_taken += taken;
+    if (r->hist_done) {
+        history_end(r);
+    }
+    engine_pump(r);
+}
+
+/* A page of this consumer's pending list: take back what is not held here
+ * (entries of a previous life, or of a read whose reply a lost connection
+ * swallowed), at most the credit at a time. */
+static void on_history(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    const char **argv = NULL;
+    size_t n = 0, candidates = 0;
+    const char *last = NULL;
+
+    r->hist_busy = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        history_failed(r, reply);
+        engine_pump(r);
+        return;
+    }
+    argv = malloc((7 + reply->elements) * sizeof(*argv));
+    if (!argv) {
+        return; /* tried again at the next kick */
+    }
+    argv[0] = "EVAL";
+    argv[1] = script_take;
+    argv[2] = "1";
+    argv[3] = r->stream;
+    argv[4] = r->group;
+    argv[5] = r->me;
+    argv[6] = "ids";
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *row = reply->element[i];
+        const char *id;
+        if (row->type != REDIS_REPLY_ARRAY || row->elements < 1 ||
+            row->element[0]->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        id = row->element[0]->str;
+        if (!rid_valid(id, row->element[0]->len) || held(r, id)) {
+            if (n == 0) {
+                last = id;
+            }
+            continue;
+        }
+        candidates++;
+        if (n < r->credit || n == 0) {
+            argv[7 + n++] = id;
+            last = id;
+        }
+    }
+    r->hist_done = reply->elements < HISTORY_PAGE && n == candidates;
+    if (last) {
+        snprintf(r->hist_cursor, sizeof(r->hist_cursor), "(%s", last);
+    }
+    if (n > 0) {
+        if (rconn_send(r->cmd, on_history_take, r, (int)(7 + n), argv, NULL) ==
+            0) {
+            r->hist_busy = 1;
+        }
+    } else if (r->hist_done) {
+        history_end(r);
+    }
+    free(argv);
+    engine_pump(r);
+}
+
+static void history_next(struct rds *r)
+{
+    const char *argv[] = {"XPENDING",     r->stream, r->group,
+                          r->hist_cursor, "+",       HISTORY_PAGE_TEXT,
+                          r->me};
+
+    if (r->hist_busy || !rconn_is_ready(r->cmd)) {
+        return;
+    }
+    if (rconn_send(r->cmd, on_history, r, 7, argv, NULL) == 0) {
+        r->hist_busy = 1;
+    }
+}
+
+void reader_resync(struct rds *r)
+{
+    r->live = 0;
+    r->hist_done = 0;
+    r->hist_taken = 0;
+    snprintf(r->hist_cursor, sizeof(r->hist_cursor), "-");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Group recreation                                                          */
+
+static void on_group_created(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR && !starts_with(reply, "BUSYGROUP")) {
+        minion_log(r->inst, MINION_LOG_WARN, "XGROUP CREATE %s %s: %s",
+                   r->stream, r->group, reply->str);
+    } else if (reply->type != REDIS_REPLY_ERROR) {
+        minion_log(r->inst, MINION_LOG_INFO, "recreated group %s on %s",
+                   r->group, r->stream);
+    }
+}
+
+/* The backoff is over: recreate the group, the next read goes behind it. */
+static void on_group_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct rds *r = arg;
+    const char *argv[] = {"XGROUP", "CREATE", r->stream,
+                          r->group, "0",      "MKSTREAM"};
+    int recreate = r->group_wait == 2;
+
+    r->group_wait = 0;
+    if (recreate && rconn_is_ready(r->rd)) {
+        rconn_send(r->rd, on_group_created, r, 6, argv, NULL);
+    }
+    reader_kick(r);
+}
+
+/* The read failed for a reason a retry may cure: wait, then try again. */
+static void backoff(struct rds *r, int recreate)
+{
+    struct timeval tv;
+
+    r->group_backoff_ms =
+        r->group_backoff_ms ? r->group_backoff_ms * 2 : GROUP_BACKOFF_FIRST_MS;
+    if (r->group_backoff_ms > GROUP_BACKOFF_MAX_MS) {
+        r->group_backoff_ms = GROUP_BACKOFF_MAX_MS;
+    }
+    tv.tv_sec = r->group_backoff_ms / 1000;
+    tv.tv_usec = (r->group_backoff_ms % 1000) * 1000;
+    r->group_wait = recreate ? 2 : 1;
+    evtimer_add(r->group_ev, &tv);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Drain check                                                               */
+
+static int locally_idle(const struct rds *r)
+{
+    return r->running.n == 0 && r->ready.n == 0 && writer_idle(r) &&
+           !r->claim_busy && !r->hist_busy && r->live;
+}
+
+static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    long long pending = r->drain_pending;
+    int lag_known_nonzero = 0;
+
+    r->drain_busy = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying || r->drained || r->paused) {
+        return;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || pending != 0) {
+        return;
+    }
+    /* XINFO GROUPS: one flat name/value list per group; 7.0 adds `lag`,
+     * nil when Redis cannot tell (then the empty read decides). */
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *g = reply->element[i];
+        int ours = 0;
+        if (g->type != REDIS_REPLY_ARRAY) {
+            continue;
+        }
+        for (size_t k = 0; k + 1 < g->elements; k += 2) {
+            const redisReply *name = g->element[k], *v = g->element[k + 1];
+            if (name->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+            if (strcmp(name->str, "name") == 0 &&
+                v->type == REDIS_REPLY_STRING &&
+                strcmp(v->str, r->group) == 0) {
+                ours = 1;
+            } else if (ours && strcmp(name->str, "lag") == 0 &&
+                       v->type == REDIS_REPLY_INTEGER && v->integer > 0) {
+                lag_known_nonzero = 1;
+            }
+        }
+    }
+    if (lag_known_nonzero || !locally_idle(r)) {
+        return;
+    }
+    minion_log(r->inst, MINION_LOG_INFO,
+               "%s is drained: nothing new, nothing pending", r->stream);
+    r->drained = 1;
+    claims_pause(r);
+    minion_engine_drained(r->inst);
+}
+
+static void on_drain_pending(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+
+    r->drain_pending = -1;
+    if (!rconn_reply_usable(ac, reply)) {
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+        reply->element[0]->type == REDIS_REPLY_INTEGER) {
+        r->drain_pending = reply->element[0]->integer;
+    }
+}
+
+/* An empty read: nothing undelivered right now. Done when nothing is
+ * pending anywhere in the group either, and nothing is left here. */
+static void drain_check(struct rds *r)
+{
+    const char *pend[] = {"XPENDING", r->stream, r->group};
+    const char *groups[] = {"XINFO", "GROUPS", r->stream};
+
+    if (!r->ctx->exit_when_empty || r->drained || r->drain_busy ||
+        !locally_idle(r) || !rconn_is_ready(r->cmd)) {
+        return;
+    }
+    if (rconn_send(r->cmd, on_drain_pending, r, 3, pend, NULL) < 0) {
+        return;
+    }
+    r->drain_pending = -1;
+    if (rconn_send(r->cmd, on_drain_groups, r, 3, groups, NULL) == 0) {
+        r->drain_busy = 1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* New entries                                                               */
+
+static void on_read(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    const redisReply *entries;
+
+    r->reading = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return; /* read again once the connection is back */
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* The group (NOGROUP) or the whole stream (UNBLOCKED) was deleted
+         * under us: recreate it and go on. */
+        int gone =
+            starts_with(reply, "NOGROUP") || starts_with(reply, "UNBLOCKED");
+        minion_log(r->inst,
+                   r->group_backoff_ms ? MINION_LOG_DEBUG : MINION_LOG_WARN,
+                   "XREADGROUP: %s%s", reply->str,
+                   gone ? "; recreating the group" : "; retrying");
+        backoff(r, gone);
+        return;
+    }
+    if (read_entries(reply, &entries) < 0) {
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "XREADGROUP: unexpected reply; retrying");
+        backoff(r, 0);
+        return;
+    }
+    r->group_backoff_ms = 0;
+    for (size_t i = 0; entries && i < entries->elements; i++) {
+        const char *id, *data;
+        const redisReply *fields;
+        size_t len;
+        char *owned;
+
+        if (entry_split(entries->element[i], &id, &fields) < 0) {
+            minion_log(r->inst, MINION_LOG_WARN,
+                       "XREADGROUP: malformed entry skipped");
+            continue;
+        }
+        if (!fields || entry_param(fields, &data, &len, &owned) < 0) {
+            engine_lost(r, id, 1);
+            continue;
+        }
+        engine_offer(r, id, 1, data, len);
+        free(owned);
+    }
+    if (!entries) {
+        drain_check(r);
+    }
+    engine_pump(r);
+}
+
+void reader_kick(struct rds *r)
+{
+    char count[16], block[16];
+    const char *argv[] = {"XREADGROUP", "GROUP",   r->group, r->me,
+                          "COUNT",      count,     "BLOCK",  block,
+                          "STREAMS",    r->stream, ">"};
+
+    if (r->paused || r->drained || r->dying || r->credit == 0 ||
+        r->ready.head) {
+        return;
+    }
+    if (!r->live) {
+        history_next(r);
+        return;
+    }
+    if (r->reading || r->group_wait || !rconn_is_ready(r->rd)) {
+        return;
+    }
+    snprintf(count, sizeof(count), "%u", r->credit);
+    snprintf(block, sizeof(block), "%u", r->block_ms);
+    if (rconn_send(r->rd, on_read, r, 11, argv, NULL) == 0) {
+        r->reading = 1;
+    }
+}
+
+void reader_on_ready(struct rds *r)
+{
+    reader_kick(r);
+}
+
+void reader_on_down(struct rds *r)
+{
+    r->reading = 0;
+}
+
+void reader_stop(struct rds *r)
+{
+    if (r->group_ev) {
+        evtimer_del(r->group_ev);
+    }
+    r->group_wait = 0;
+    /* A blocked read would hold a graceful close for up to BLOCK: drop it.
+     * Entries Redis handed out meanwhile stay pending for a claim. */
+    if (r->rd) {
+        rconn_close(r->rd);
+    }
+    r->reading = 0;
+}
+
+int reader_init(struct rds *r)
+{
+    r->group_ev = evtimer_new(r->base, on_group_timer, r);
+    reader_resync(r);
+    return r->group_ev ? 0 : -ENOMEM;
+}
+
+void reader_fini(struct rds *r)
+{
+    if (r->group_ev) {
+        event_free(r->group_ev);
+        r->group_ev = NULL;
+    }
+}

@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: MIT */
+/* The redis engine: params from a Redis stream through a consumer group.
+ * This file holds the plugin's hooks and the hand-over of params to the
+ * core; reader.c reads, claims.c keeps work alive across minions, writer.c
+ * settles, conn.c connects. README.md tells the consumer-group story. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "engine.h"
+
+/* Start-up check: connect and each reply within this (seconds). */
+#define PROBE_TIMEOUT_S 5.0
+/* A blocked XREADGROUP gets this much longer than its BLOCK to answer. */
+#define READ_MARGIN_S 5.0
+/* Any other command on the command connection. */
+#define CMD_TIMEOUT_S 15.0
+/* Longest BLOCK of a read: an idle minion wakes up this often. */
+#define BLOCK_MAX_MS 2000
+/* With MINION_EXIT_WHEN_EMPTY an empty read is what ends the minion. */
+#define BLOCK_DRAIN_MS 250
+/* stop(): the last acks get this long to be confirmed. */
+#define STOP_TIMEOUT_S 5
+
+#define OFF(field) offsetof(struct redis_conf, field)
+
+static const struct minion_option redis_options[] = {
+    {"REDIS_URL", MINION_OPT_STRING, "redis://localhost:6379", OFF(url),
+     MINION_OPT_SECRET,
+     "Redis to use: redis://[user:password@]host:port[/db] or "
+     "unix:///path/redis.sock (default redis://localhost:6379)."},
+    {"REDIS_STREAM", MINION_OPT_STRING, "minionize", OFF(stream), 0,
+     "Stream the params are read from (one entry per param)."},
+    {"REDIS_GROUP", MINION_OPT_STRING, "minions", OFF(group), 0,
+     "Consumer group the minions share; created from id 0 when missing."},
+    {"REDIS_CLAIM_IDLE_MS", MINION_OPT_INT, "30000", OFF(claim_idle_ms), 0,
+     "Milliseconds an entry may sit unrefreshed in a minion's pending list "
+     "before a live minion claims it (its minion is presumed dead)."},
+    {"REDIS_RESULTS", MINION_OPT_STRING, NULL, OFF(results), 0,
+     "Stream that gets one entry per finished run; default <stream>:results, "
+     "empty: no results."},
+    {"REDIS_DEAD", MINION_OPT_STRING, NULL, OFF(dead), 0,
+     "Stream that gets the params that failed for good; default "
+     "<stream>:dead."},
+    {NULL}};
+
+/* ------------------------------------------------------------------------ */
+/* What this minion holds                                                    */
+
+void rlist_append(struct rlist *l, struct rtask *t)
+{
+    t->next = NULL;
+    t->prev = l->tail;
+    if (l->tail) {
+        l->tail->next = t;
+    } else {
+        l->head = t;
+    }
+    l->tail = t;
+    l->n++;
+}
+
+void rlist_remove(struct rlist *l, struct rtask *t)
+{
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        l->head = t->next;
+    }
+    if (t->next) {
+        t->next->prev = t->prev;
+    } else {
+        l->tail = t->prev;
+    }
+    t->prev = t->next = NULL;
+    l->n--;
+}
+
+struct rtask *rlist_find(const struct rlist *l, const char *id)
+{
+    for (struct rtask *t = l->head; t; t = t->next) {
+        if (strcmp(t->id, id) == 0) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void rlist_clear(struct rlist *l)
+{
+    struct rtask *t, *next;
+
+    for (t = l->head; t; t = next) {
+        next = t->next;
+        free(t->param);
+        free(t);
+    }
+    memset(l, 0, sizeof(*l));
+}
+
+/* Hand @t to the core. Returns 0 (the core may already have finished it:
+ * @t is gone), or < 0 when the core had no credit (@t is still ours). */
+static int deliver(struct rds *r, struct rtask *t, const char *data, size_t len)
+{
+    struct minion_param p;
+    int rc;
+
+    p.data = data;
+    p.len = len;
+    p.id = t->id;
+    p.attempt = t->attempt;
+    p.handle = t;
+    rlist_append(&r->running, t);
+    rc = minion_engine_deliver(r->inst, &p);
+    if (rc < 0) {
+        rlist_remove(&r->running, t);
+        r->credit = 0;
+        return rc;
+    }
+    r->credit--;
+    return 0;
+}
+
+void engine_offer(struct rds *r, const char *id, unsigned attempt,
+                  const char *data, size_t len)
+{
+    struct rtask *t = calloc(1, sizeof(*t));
+
+    if (!t) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: task %s stays pending for a claim", id);
+        return;
+    }
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->attempt = attempt;
+    /* The hot path: straight from the reply to the core, no copy. */
+    if (!r->pumping && !r->paused && r->credit > 0 && !r->ready.head &&
+        deliver(r, t, data, len) == 0) {
+        return;
+    }
+    if (r->paused) {
+        /* No taker any more; it stays pending and is claimed later. */
+        free(t);
+        return;
+    }
+    t->param = malloc(len ? len : 1);
+    if (!t->param) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: task %s stays pending for a claim", id);
+        free(t);
+        return;
+    }
+    memcpy(t->param, data, len);
+    t->len = len;
+    rlist_append(&r->ready, t);
+}
+
+void engine_pump(struct rds *r)
+{
+    if (r->pumping || r->dying) {
+        return;
+    }
+    r->pumping = 1;
+    while (r->credit > 0 && r->ready.head && !r->paused) {
+        struct rtask *t = r->ready.head;
+        char *param = t->param;
+
+        rlist_remove(&r->ready, t);
+        t->param = NULL;
+        if (deliver(r, t, param, t->len) < 0) {
+            t->param = param;
+            t->prev = NULL;
+            t->next = r->ready.head;
+            if (r->ready.head) {
+                r->ready.head->prev = t;
+            } else {
+                r->ready.tail = t;
+            }
+            r->ready.head = t;
+            r->ready.n++;
+            break;
+        }
+        free(param);
+    }
+    r->pumping = 0;
+    reader_kick(r);
+}
+
+void engine_lost(struct rds *r, const char *id, unsigned attempts)
+{
+    static const char why[] = "entry was deleted or trimmed while pending";
+
+    minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id, why);
+    r->n_dead++;
+    writer_result_plain(r, id, "dead", attempts, why);
+    writer_dead(r, id, "", 0, why, attempts, 1);
+}
+
+void engine_admit(struct rds *r, const struct take_row *row)
+{
+    const char *data;
+    size_t len;
+    char *owned;
+    char why[96];
+
+    switch (row->status) {
+    case TAKE_GONE:
+        minion_log(r->inst, MINION_LOG_DEBUG,
+                   "task %s is no longer pending; skipped", row->id);
+        return;
+    case TAKE_OTHER:
+        minion_log(r->inst, MINION_LOG_INFO,
+                   "task %s is now held by %s; left to it", row->id,
+                   row->owner);
+        return;
+    case TAKE_DELETED:
+        engine_lost(r, row->id, (unsigned)row->count);
+        return;
+    case TAKE_OK:
+        break;
+    }
+    if (rlist_find(&r->running, row->id) || rlist_find(&r->ready, row->id)) {
+        return; /* already here (history and a claim met) */
+    }
+    if (entry_param(row->fields, &data, &len, &owned) < 0) {
+        engine_lost(r, row->id, (unsigned)row->count);
+        return;
+    }
+    if (row->count > (long long)r->ctx->max_attempts) {
+        /* Its runs keep dying with their minion: stop feeding it to us. */
+        snprintf(why, sizeof(why), "delivered %lld time%s without finishing",
+                 row->count - 1, row->count == 2 ? "" : "s");
+        minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered",
+                   row->id, why);
+        r->n_dead++;
+        writer_result_plain(r, row->id, "dead", (unsigned)(row->count - 1),
+                            why);
+        writer_dead(r, row->id, data, len, why, (unsigned)(row->count - 1), 0);
+    } else {
+        engine_offer(r, row->id, row->count > 0 ? (unsigned)row->count : 1,
+                     data, len);
+    }
+    free(owned);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Engine hooks                                                              */
+
+static void redis_request(struct minion_instance *inst, unsigned n)
+{
+    struct rds *r = minion_instance_data(inst);
+
+    r->credit += n;
+    engine_pump(r);
+}
+
+static void redis_finish(struct minion_instance *inst, void *handle,
+                         enum minion_verdict verdict,
+                         const struct minion_report *rep)
+{
+    struct rds *r = minion_instance_data(inst);
+    struct rtask *t = handle;
+
+    rlist_remove(&r->running, t);
+    switch (verdict) {
+    case MINION_VERDICT_ACK:
+        r->n_ok++;
+        if (rep) {
+            writer_result(r, rep, "ok");
+        }
+        writer_ack(r, t->id);
+        break;
+    case MINION_VERDICT_RETRY:
+        r->n_failed++;
+        if (rep) {
+            writer_result(r, rep, "failed");
+        }
+        writer_retry(r, t->id);
+        break;
+    case MINION_VERDICT_DEAD:
+        r->n_dead++;
+        if (rep) {
+            writer_result(r, rep, "dead");
+        }
+        writer_dead(r, t->id, rep ? rep->param : "", rep ? rep->param_len : 0,
+                    rep && rep->error ? rep->error : "failed",
+                    rep ? rep->attempt : t->attempt, 0);
+        break;
+    case MINION_VERDICT_RELEASE:
+        /* Left pending and unrefreshed: claimed once idle. */
+        break;
+    }
+    free(t);
+}
+
+static void redis_pause(struct minion_instance *inst)
+{
+    struct rds *r = minion_instance_data(inst);
+
+    if (r->paused) {
+        return;
+    }
+    r->paused = 1;
+    r->credit = 0;
+    reader_stop(r);
+    claims_pause(r);
+    /* Fetched but never started: they stay pending; without refreshes they
+     * are claimed by another minion once idle. */
+    rlist_clear(&r->ready);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                               */
+
+static void on_rd_ready(void *arg)
+{
+    reader_on_ready(arg);
+}
+
+static void on_rd_down(void *arg)
+{
+    struct rds *r = arg;
+
+    reader_on_down(r);
+    reader_resync(r);
+}
+
+static void on_cmd_ready(void *arg)
+{
+    struct rds *r = arg;
+
+    writer_flush(r);
+    engine_pump(r);
+    claims_run(r);
+}
+
+static void on_cmd_down(void *arg)
+{
+    /* Writes in flight come back through their callbacks (NULL reply) and
+     * are sent again. A claim or take may have run without its reply. */
+    reader_resync(arg);
+}
+
+static const struct rconn_ops rd_ops = {on_rd_ready, on_rd_down};
+static const struct rconn_ops cmd_ops = {on_cmd_ready, on_cmd_down};
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                 */
+
+static char *concat(const char *a, const char *b, const char *c)
+{
+    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+    char *s = malloc(n);
+
+    if (s) {
+        snprintf(s, n, "%s%s%s", a, b, c);
+    }
+    return s;
+}
+
+/* The URL as it may be shown: no password. */
+static char *describe_url(const struct redis_url *u)
+{
+    char buf[1024];
+
+    if (u->unix_path) {
+        snprintf(buf, sizeof(buf), "unix://%s", u->unix_path);
+    } else if (strchr(u->host, ':')) {
+        snprintf(buf, sizeof(buf), "redis://[%s]:%d", u->host, u->port);
+    } else {
+        snprintf(buf, sizeof(buf), "redis://%s:%d", u->host, u->port);
+    }
+    if (u->db) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof(buf) - n, "%s%d", u->unix_path ? "?db=" : "/",
+                 u->db);
+    }
+    return strdup(buf);
+}
+
+static void free_rds(struct rds *r)
+{
+    if (!r) {
+        return;
+    }
+    redis_url_fini(&r->url);
+    free(r->where);
+    free(r->results);
+    free(r->dead);
+    free(r->minions_key);
+    free(r->stats_key);
+    free(r);
+}
+
+static int redis_init(struct minion_instance *inst, void *conf_)
+{
+    struct redis_conf *conf = conf_;
+    const struct minion_context *ctx = minion_instance_context(inst);
+    int want_results = !conf->results || conf->results[0];
+    struct rds *r;
+    char err[256];
+
+    if (!conf->stream || !conf->stream[0]) {
+        minion_set_error(inst, "REDIS_STREAM must not be empty");
+        return -EINVAL;
+    }
+    if (!conf->group || !conf->group[0]) {
+        minion_set_error(inst, "REDIS_GROUP must not be empty");
+        return -EINVAL;
+    }
+    if (conf->claim_idle_ms < 100 || conf->claim_idle_ms > 86400000LL * 7) {
+        minion_set_error(inst,
+                         "REDIS_CLAIM_IDLE_MS must be between 100 and "
+                         "604800000 (7 days), not %lld",
+                         conf->claim_idle_ms);
+        return -EINVAL;
+    }
+    if (conf->dead && !conf->dead[0]) {
+        minion_set_error(inst, "REDIS_DEAD must not be empty: dead letters "
+                               "have to go somewhere");
+        return -EINVAL;
+    }
+    if (!ctx->minion_id || !ctx->minion_id[0]) {
+        minion_set_error(inst, "MINION_ID must not be empty: it names the "
+                               "consumer");
+        return -EINVAL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    r->inst = inst;
+    r->conf = conf;
+    r->ctx = ctx;
+    if (redis_url_parse(conf->url, &r->url, err, sizeof(err)) < 0) {
+        minion_set_error(inst, "REDIS_URL: %s", err);
+        free_rds(r);
+        return -EINVAL;
+    }
+    r->stream = conf->stream;
+    r->group = conf->group;
+    r->me = ctx->minion_id;
+    r->where = describe_url(&r->url);
+    r->dead =
+        conf->dead ? strdup(conf->dead) : concat(conf->stream, ":dead", "");
+    if (want_results) {
+        r->results = conf->results ? strdup(conf->results)
+                                   : concat(conf->stream, ":results", "");
+    }
+    r->minions_key = concat(conf->stream, ":minions", "");
+    r->stats_key = concat(conf->stream, ":minion:", r->me);
+    if (!r->where || !r->dead || (want_results && !r->results) ||
+        !r->minions_key || !r->stats_key) {
+        minion_set_error(inst, "out of memory");
+        free_rds(r);
+        return -ENOMEM;
+    }
+    snprintf(r->claim_idle, sizeof(r->claim_idle), "%lld", conf->claim_idle_ms);
+    r->block_ms = (unsigned)(conf->claim_idle_ms / 2);
+    if (r->block_ms > BLOCK_MAX_MS) {
+        r->block_ms = BLOCK_MAX_MS;
+    }
+    if (r->ctx->exit_when_empty && r->block_ms > BLOCK_DRAIN_MS) {
+        r->block_ms = BLOCK_DRAIN_MS;
+    }
+    r->target.host = r->url.host;
+    r->target.port = r->url.port;
+    r->target.unix_path = r->url.unix_path;
+    r->target.user = r->url.user;
+    r->target.password = r->url.password;
+    r->target.db = r->url.db;
+    r->target.where = r->where;
+    minion_instance_set_data(inst, r);
+    return 0;
+}
+
+/* The start-up check: reachable, password right, group there. Blocking,
+ * bounded by PROBE_TIMEOUT_S: nothing runs on the loop yet. */
+static int probe(struct rds *r)
+{
+    const char *argv[] = {"XGROUP", "CREATE", r->stream,
+                          r->group, "0",      "MKSTREAM"};
+    char err[512];
+    redisContext *c;
+    redisReply *reply;
+
+    c = rtarget_connect_sync(&r->target, PROBE_TIMEOUT_S, err, sizeof(err));
+    if (!c) {
+        minion_set_error(r->inst, "%s", err);
+        return -EIO;
+    }
+    reply = redisCommandArgv(c, 6, argv, NULL);
+    if (!reply) {
+        minion_set_error(r->inst, "%s: XGROUP CREATE: %s", r->where, c->errstr);
+        redisFree(c);
+        return -EIO;
+    }
+    if (reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "BUSYGROUP", 9) != 0) {
+        minion_set_error(r->inst, "%s: XGROUP CREATE %s %s: %s", r->where,
+                         r->stream, r->group, reply->str);
+        freeReplyObject(reply);
+        redisFree(c);
+        return -EIO;
+    }
+    freeReplyObject(reply);
+    redisFree(c);
+    return 0;
+}
+
+static int redis_start(struct minion_instance *inst, struct event_base *base)
+{
+    struct rds *r = minion_instance_data(inst);
+
+    r->base = base;
+    r->started = minion_now();
+    if (probe(r) < 0) {
+        return -EIO;
+    }
+    r->rd = rconn_new(base, inst, "reader", &r->target,
+                      r->block_ms / 1000.0 + READ_MARGIN_S, &rd_ops, r);
+    r->cmd =
+        rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S, &cmd_ops, r);
+    if (!r->rd || !r->cmd || writer_init(r) < 0 || reader_init(r) < 0 ||
+        claims_start(r) < 0) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    rconn_open(r->cmd);
+    rconn_open(r->rd);
+    minion_log(inst, MINION_LOG_INFO, "consuming %s as %s in group %s on %s",
+               r->stream, r->me, r->group, r->where);
+    return 0;
+}
+
+static void stopped(struct rds *r)
+{
+    if (r->stop_ev) {
+        event_free(r->stop_ev);
+        r->stop_ev = NULL;
+    }
+    rconn_close(r->cmd);
+    minion_instance_stopped(r->inst);
+}
+
+void engine_maybe_stopped(struct rds *r)
+{
+    if (r->stop_ev && writer_idle(r)) {
+        stopped(r);
+    }
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct rds *r = arg;
+
+    minion_log(r->inst, MINION_LOG_WARN,
+               "%s did not confirm the last writes within %ds; their params "
+               "may run again",
+               r->where, STOP_TIMEOUT_S);
+    stopped(r);
+}
+
+static int redis_stop(struct minion_instance *inst)
+{
+    struct rds *r = minion_instance_data(inst);
+    struct timeval limit = {STOP_TIMEOUT_S, 0};
+
+    redis_pause(inst);
+    r->stopping = 1;
+    claims_stop(r);
+    claims_beat(r, "stopped");
+    writer_flush(r);
+    r->stop_ev = evtimer_new(r->base, on_stop_timeout, r);
+    if (!r->stop_ev) {
+        rconn_close(r->cmd);
+        return 0;
+    }
+    evtimer_add(r->stop_ev, &limit);
+    return 1;
+}
+
+static void redis_destroy(struct minion_instance *inst)
+{
+    struct rds *r = minion_instance_data(inst);
+
+    if (!r) {
+        return;
+    }
+    r->dying = 1;
+    /* First the connections: their pending callbacks still see r whole. */
+    rconn_free(r->rd);
+    rconn_free(r->cmd);
+    rtarget_fini(&r->target);
+    reader_fini(r);
+    claims_fini(r);
+    writer_fini(r);
+    if (r->stop_ev) {
+        event_free(r->stop_ev);
+    }
+    rlist_clear(&r->ready);
+    rlist_clear(&r->running);
+    free_rds(r);
+}
+
+const struct minion_plugin minion_plugin_redis = {
+    MINION_PLUGIN_HEADER(MINION_KIND_ENGINE),
+    .name = "redis",
+    .summary = "Params from a Redis stream, shared by a consumer group",
+    .conf_size = sizeof(struct redis_conf),
+    .options = redis_options,
+    .init = redis_init,
+    .start = redis_start,
+    .stop = redis_stop,
+    .destroy = redis_destroy,
+    .engine =
+        {
+            .request = redis_request,
+            .finish = redis_finish,
+            .pause = redis_pause,
+        },
+};

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/* The write path: everything the engine tells Redis about finished tasks.
+ * Results and dead letters are formatted at once into a queue; acks and
+ * retries collect ids. Once per loop iteration (a zero-delay timer, which
+ * runs after every event of the current iteration) the queue goes out as one
+ * pipelined batch, with one XACK for every id acked meanwhile. A batch keeps
+ * its commands until their replies came: when the connection drops, what was
+ * not answered is sent again after the reconnect. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "engine.h"
+
+/* Ids per XACK and per take script: bounds the size of one command. */
+#define ACK_CHUNK 4096
+#define TAKE_CHUNK 256
+
+struct wbatch {
+    struct wbatch *prev, *next;
+    struct rds *r;
+    size_t n, replied;
+    struct wcmd cmds[];
+};
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    writer_flush(arg);
+}
+
+int writer_init(struct rds *r)
+{
+    r->w.flush_ev = evtimer_new(r->base, on_flush, r);
+    return r->w.flush_ev ? 0 : -ENOMEM;
+}
+
+static void poke(struct rds *r)
+{
+    static const struct timeval now = {0, 0};
+
+    if (r->w.flush_ev && !evtimer_pending(r->w.flush_ev, NULL)) {
+        evtimer_add(r->w.flush_ev, &now);
+    }
+}
+
+static int grow(void **buf, size_t *cap, size_t need, size_t size)
+{
+    size_t n = *cap ? *cap : 16;
+    void *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    while (n < need) {
+        n *= 2;
+    }
+    p = realloc(*buf, n * size);
+    if (!p) {
+        return -ENOMEM;
+    }
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+void writer_push(struct rds *r, char *buf, int len, enum wkind kind)
+{
+    struct writer *w = &r->w;
+
+    if (len < 0 || !buf ||
+        grow((void **)&w->q, &w->capq, w->nq + 1, sizeof(*w->q)) < 0) {
+        redisFreeCommand(buf);
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory queueing a write to Redis");
+        return;
+    }
+    w->q[w->nq].buf = buf;
+    w->q[w->nq].len = (size_t)len;
+    w->q[w->nq].kind = (unsigned char)kind;
+    w->q[w->nq].done = 0;
+    w->nq++;
+    poke(r);
+}
+
+static int add_id(struct rds *r, char **ids, size_t *n, size_t *cap,
+                  const char *id)
+{
+    if (grow((void **)ids, cap, *n + 1, RID_MAX) < 0) {
+        return -ENOMEM;
+    }
+    snprintf(*ids + *n * RID_MAX, RID_MAX, "%s", id);
+    (*n)++;
+    poke(r);
+    return 0;
+}
+
+void writer_ack(struct rds *r, const char *id)
+{
+    if (add_id(r, &r->w.acks, &r->w.nacks, &r->w.capacks, id) < 0) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: task %s stays unacked and will run again",
+                   id);
+    }
+}
+
+void writer_retry(struct rds *r, const char *id)
+{
+    if (add_id(r, &r->w.retries, &r->w.nretries, &r->w.capretries, id) < 0) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: task %s is retried once claimed", id);
+    }
+}
+
+void writer_result(struct rds *r, const struct minion_report *rep,
+                   const char *status)
+{
+    struct result_fields f;
+    char *buf;
+    int len;
+
+    if (!r->results) {
+        return;
+    }
+    f.task = rep->task_id;
+    f.status = status;
+    f.attempt = rep->attempt;
+    f.minion = r->me;
+    f.duration_ms = (long long)((rep->end - rep->start) * 1000.0 + 0.5);
+    f.exit_code = rep->exit_code;
+    f.output = rep->output;
+    f.output_len = rep->output_len;
+    f.error = rep->error;
+    len = format_result(r->results, &f, &buf);
+    writer_push(r, buf, len, W_RESULT);
+}
+
+void writer_result_plain(struct rds *r, const char *id, const char *status,
+                         unsigned attempt, const char *error)
+{
+    struct minion_report rep;
+    double now = minion_now();
+
+    memset(&rep, 0, sizeof(rep));
+    rep.task_id = id;
+    rep.attempt = attempt;
+    rep.exit_code = -1;
+    rep.error = error;
+    rep.start = rep.end = now;
+    writer_result(r, &rep, status);
+}
+
+/* Where the param sits in writer_dead()'s argument list. */
+#define DEAD_PARAM_ARG 7
+
+void writer_dead(struct rds *r, const char *id, const char *param, size_t len,
+                 const char *error, unsigned attempts, int force)
+{
+    char n[16];
+    const char *argv[] = {"EVAL",
+                          script_dead,
+                          "2",
+                          r->stream,
+                          r->dead,
+                          r->group,
+                          id,
+                          param ? param : "",
+                          error ? error : "",
+                          n,
+                          force ? "1" : "0"};
+    size_t lens[sizeof(argv) / sizeof(argv[0])];
+    const int argc = (int)(sizeof(argv) / sizeof(argv[0]));
+    char *buf = NULL;
+    int blen;
+
+    snprintf(n, sizeof(n), "%u", attempts);
+    for (int i = 0; i < argc; i++) {
+        /* The param is binary-safe and not NUL-terminated. */
+        lens[i] = i == DEAD_PARAM_ARG ? (param ? len : 0) : strlen(argv[i]);
+    }
+    blen = redisFormatCommandArgv(&buf, argc, argv, lens);
+    writer_push(r, buf, blen, W_DEAD);
+}
+
+/* Move the collected ids into the queue as XACK / take commands. */
+static int format_ids(struct rds *r, char **ids, size_t *n, size_t chunk,
+                      const char *const *head, size_t nhead, enum wkind kind)
+{
+    size_t done = 0;
+
+    while (done < *n) {
+        size_t k = *n - done < chunk ? *n - done : chunk;
+        char *buf;
+        int len = format_with_ids(head, nhead, *ids + done * RID_MAX, k, &buf);
+        if (len < 0) {
+            break;
+        }
+        writer_push(r, buf, len, kind);
+        done += k;
+    }
+    /* Keep what could not be formatted for the next flush. */
+    memmove(*ids, *ids + done * RID_MAX, (*n - done) * RID_MAX);
+    *n -= done;
+    return *n ? -ENOMEM : 0;
+}
+
+static void log_error_reply(struct rds *r, const struct wcmd *c,
+                            const redisReply *reply)
+{
+    switch (c->kind) {
+    case W_RESULT:
+        /* A broken results stream fails every write: say so now and then. */
+        if (r->w.result_errors++ % 10000 == 0) {
+            minion_log(r->inst, MINION_LOG_WARN,
+                       "results stream %s: %s (%llu results lost so far)",
+                       r->results, reply->str, r->w.result_errors);
+        }
+        break;
+    case W_DEAD:
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "dead-lettering to %s failed: %s; the param stays pending",
+                   r->dead, reply->str);
+        break;
+    case W_ACK:
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "XACK failed: %s; those params will run again", reply->str);
+        break;
+    case W_TAKE:
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "taking failed params back failed: %s; they are retried "
+                   "once idle for REDIS_CLAIM_IDLE_MS",
+                   reply->str);
+        break;
+    default:
+        minion_log(r->inst, MINION_LOG_DEBUG, "heartbeat: %s", reply->str);
+        break;
+    }
+}
+
+static void handle_take(struct rds *r, const redisReply *reply)
+{
+    struct take_row row;
+
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+    for (size_t i = 0; i < reply->elements; i++) {
+        if (take_row_parse(reply->element[i], &row) < 0) {
+            minion_log(r->inst, MINION_LOG_WARN,
+                       "unexpected reply from the take script; ignored");
+            continue;
+        }
+        engine_admit(r, &row);
+    }
+}
+
+static void batch_end(struct rds *r, struct wbatch *b)
+{
+    struct writer *w = &r->w;
+    size_t again = 0;
+
+    if (b->prev) {
+        b->prev->next = b->next;
+    } else {
+        w->batches = b->next;
+    }
+    if (b->next) {
+        b->next->prev = b->prev;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        again += !b->cmds[i].done;
+    }
+    if (again &&
+        grow((void **)&w->q, &w->capq, w->nq + again, sizeof(*w->q)) < 0) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: %zu writes to Redis are lost", again);
+        again = 0;
+    }
+    if (again) {
+        /* Unanswered commands go first, in their order. */
+        size_t k = 0;
+        memmove(w->q + again, w->q, w->nq * sizeof(*w->q));
+        for (size_t i = 0; i < b->n; i++) {
+            if (!b->cmds[i].done) {
+                w->q[k++] = b->cmds[i];
+            } else {
+                redisFreeCommand(b->cmds[i].buf);
+            }
+        }
+        w->nq += again;
+    } else {
+        for (size_t i = 0; i < b->n; i++) {
+            redisFreeCommand(b->cmds[i].buf);
+        }
+    }
+    free(b);
+    if (r->dying) {
+        return;
+    }
+    if (again) {
+        poke(r);
+    }
+    if (r->stopping) {
+        engine_maybe_stopped(r);
+    }
+}
+
+static void on_reply(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct wbatch *b = priv;
+    struct rds *r = b->r;
+    struct wcmd *c = &b->cmds[b->replied++];
+    const redisReply *reply = rep;
+
+    if (rconn_reply_usable(ac, reply)) {
+        c->done = 1;
+        if (reply->type == REDIS_REPLY_ERROR) {
+            log_error_reply(r, c, reply);
+        } else if (c->kind == W_TAKE && !r->dying) {
+            handle_take(r, reply);
+        }
+    }
+    if (b->replied == b->n) {
+        batch_end(r, b);
+    }
+}
+
+void writer_flush(struct rds *r)
+{
+    struct writer *w = &r->w;
+    struct wbatch *b;
+    size_t sent = 0;
+
+    if (r->dying || !rconn_is_ready(r->cmd)) {
+        return; /* kept until the connection is back */
+    }
+    if (w->nacks) {
+        const char *head[] = {"XACK", r->stream, r->group};
+        format_ids(r, &w->acks, &w->nacks, ACK_CHUNK, head, 3, W_ACK);
+    }
+    if (w->nretries) {
+        const char *head[] = {"EVAL",   script_take, "1",  r->stream,
+                              r->group, r->me,       "ids"};
+        format_ids(r, &w->retries, &w->nretries, TAKE_CHUNK, head, 7, W_TAKE);
+    }
+    if (w->nq == 0) {
+        return;
+    }
+    b = malloc(sizeof(*b) + w->nq * sizeof(struct wcmd));
+    if (!b) {
+        poke(r);
+        return;
+    }
+    b->r = r;
+    b->replied = 0;
+    b->prev = NULL;
+    b->next = w->batches;
+    b->n = 0;
+    for (; sent < w->nq; sent++) {
+        struct wcmd *c = &w->q[sent];
+        /* The batch must hold the command before its reply can come. */
+        b->cmds[b->n] = *c;
+        if (rconn_send_formatted(r->cmd, on_reply, b, c->buf, c->len) < 0) {
+            break;
+        }
+        b->n++;
+    }
+    memmove(w->q, w->q + sent, (w->nq - sent) * sizeof(*w->q));
+    w->nq -= sent;
+    if (b->n == 0) {
+        free(b);
+        return;
+    }
+    if (w->batches) {
+        w->batches->prev = b;
+    }
+    w->batches = b;
+}
+
+int writer_idle(const struct rds *r)
+{
+    const struct writer *w = &r->w;
+
+    return w->nq == 0 && w->nacks == 0 && w->nretries == 0 && !w->batches;
+}
+
+void writer_fini(struct rds *r)
+{
+    struct writer *w = &r->w;
+
+    /* Batches still here lost their connection: rconn_free() already ran
+     * their callbacks, so only the queue is left. */
+    for (size_t i = 0; i < w->nq; i++) {
+        redisFreeCommand(w->q[i].buf);
+    }
+    free(w->q);
+    free(w->acks);
+    free(w->retries);
+    if (w->flush_ev) {
+        event_free(w->flush_ev);
+    }
+    memset(w, 0, sizeof(*w));
+}

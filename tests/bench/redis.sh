@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# make bench, redis part: tasks/s of one minion (function callback, no-op
+# function, results stream on) draining a stream, and the memory of an idle
+# minion blocked on an empty stream. Targets: >= 100000 tasks/s, < 4 MiB.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+command -v redis-server >/dev/null || { echo "redis: redis-server missing, skipped"; exit 0; }
+dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench-redis.XXXXXX")
+pids=""
+trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
+cd "$dir" || exit 1
+
+port=$((20000 + RANDOM % 40000))
+redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
+    --appendonly no --logfile "$dir/redis.log" &
+pids="$pids $!"
+for _ in $(seq 100); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.05
+done
+export REDIS_URL="redis://127.0.0.1:$port" MINION_ENGINE=redis
+noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
+N=${BENCH_REDIS_PARAMS:-300000}
+
+# A fresh stream of N params (not timed).
+fill() {
+    redis-cli -p "$port" DEL minionize minionize:results >/dev/null
+    awk -v n="$N" 'BEGIN {
+        for (i = 1; i <= n; i++) {
+            v = "p" i
+            printf "*5\r\n$4\r\nXADD\r\n$9\r\nminionize\r\n$1\r\n*\r\n"
+            printf "$5\r\nparam\r\n$%d\r\n%s\r\n", length(v), v
+        }
+    }' | redis-cli -p "$port" --pipe >/dev/null
+}
+
+drain() {
+    fill
+    seconds "$MINIONIZE" -q -c function -j"$1" --drain \
+        --set MINION_FUNCTION="$noop"
+}
+
+echo "== redis engine: $N params, function callback (no-op), results on"
+for j in 64 512; do
+    times=()
+    for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
+        times+=("$(drain "$j")") || exit 1
+    done
+    t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 }
+        END { print a[int((NR + 1) / 2)] }')
+    results=$(redis-cli -p "$port" XLEN minionize:results)
+    echo "minionize -e redis -c function -j$j: $(rate "$N" "$t") tasks/s ($results results)"
+done
+
+echo "== redis engine: idle minion blocked on an empty stream"
+redis-cli -p "$port" DEL minionize >/dev/null
+"$MINIONIZE" -q -- true &
+idle=$!
+pids="$pids $idle"
+sleep 3
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$idle/status")
+echo "idle minion RSS: $rss KiB (target < 4096 KiB)"
+kill -TERM "$idle"
+wait "$idle"

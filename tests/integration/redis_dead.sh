@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+# Dead letters: a param whose program always fails (after MINION_MAX_ATTEMPTS
+# runs, attempts counted by Redis's delivery count), a param the JSON decoder
+# rejects (at once), an entry whose minions kept dying (delivered more than
+# MINION_MAX_ATTEMPTS times), an entry deleted while pending (lost). Each goes
+# to <stream>:dead with param, task, error, attempts, and nothing stays
+# pending.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/redis_lib.sh"
+t_init
+t_start_redis
+
+cat >prog.sh <<'EOS'
+case "$MINION_PARAM" in
+*bad*) echo "failing on purpose" >&2; exit 3 ;;
+esac
+echo "ran $MINION_PARAM"
+EOS
+
+# Two entries a dead minion "ghost" holds: one it got four times (the
+# count a fourth delivery would have), one deleted from the stream since.
+rcli XGROUP CREATE "$R_STREAM" "$R_GROUP" 0 MKSTREAM >/dev/null
+ghostly=$(rcli XADD "$R_STREAM" '*' param ghostly)
+vanish=$(rcli XADD "$R_STREAM" '*' param vanish)
+rcli XREADGROUP GROUP "$R_GROUP" ghost COUNT 2 STREAMS "$R_STREAM" '>' >/dev/null
+rcli XCLAIM "$R_STREAM" "$R_GROUP" ghost 0 "$ghostly" RETRYCOUNT 3 JUSTID >/dev/null
+rcli XDEL "$R_STREAM" "$vanish" >/dev/null
+good=$(rcli XADD "$R_STREAM" '*' param '"good"')
+bad=$(rcli XADD "$R_STREAM" '*' param '"bad"')
+oops=$(rcli XADD "$R_STREAM" '*' param '{oops')
+
+r_minion m1 REDIS_CLAIM_IDLE_MS=1000 MINION_EXIT_WHEN_EMPTY=1 \
+    MINION_DECODER=json -- -- sh prog.sh
+r_wait_exit "$R_PID" 20
+[ "$R_RC" -eq 0 ] || t_fail "minion exited $R_RC: $(cat m1.err)"
+grep -q "done: 1 ok, 2 failed, 2 dead" m1.err || t_fail "counts: $(tail -1 m1.err)"
+
+r_results task status attempt >res.txt
+want() {
+    grep -qx "$1" res.txt || t_fail "no result '$1' in: $(cat res.txt)"
+}
+want "$good ok 1"
+want "$bad failed 1"
+want "$bad failed 2"
+want "$bad dead 3"
+want "$oops dead 1"
+want "$ghostly dead 3"
+want "$vanish dead 0"
+[ "$(wc -l <res.txt)" -eq 7 ] || t_fail "results: $(cat res.txt)"
+
+r_stream_lines "$R_STREAM:dead" task attempts param error >dead.txt
+dead() {
+    grep -q "^$1" dead.txt || t_fail "no dead letter '$1' in: $(cat dead.txt)"
+}
+dead "$bad 3 \"bad\" "
+dead "$oops 1 {oops param_is_not_valid_JSON"
+dead "$ghostly 3 ghostly delivered_3_times_without_finishing"
+dead "$vanish 0 - entry_was_deleted_or_trimmed_while_pending"
+[ "$(wc -l <dead.txt)" -eq 4 ] || t_fail "dead letters: $(cat dead.txt)"
+[ "$(r_pending)" = 0 ] || t_fail "still pending: $(r_pending)"
+t_ok "failed, undecodable, crash-looping and deleted params were dead-lettered"
