@@ -109,26 +109,41 @@ static enum minion_verdict decide(const struct runner *r,
     return MINION_VERDICT_RETRY;
 }
 
-static void count_and_log(struct runner *r, const struct minion_task *t,
-                          enum minion_status status)
+static void count(struct runner *r, enum minion_status status)
+{
+    switch (status) {
+    case MINION_STATUS_OK: r->n_ok++; break;
+    case MINION_STATUS_FAILED: r->n_failed++; break;
+    case MINION_STATUS_DEAD: r->n_dead++; break;
+    case MINION_STATUS_RELEASED: r->n_released++; break;
+    }
+}
+
+static void report_all(struct runner *r, const struct minion_report *rep)
+{
+    for (size_t i = 0; i < r->n_reporters; i++) {
+        struct minion_instance *rp = r->reporters[i];
+        rp->plugin->reporter.on_report(rp, rep);
+    }
+    count(r, rep->status);
+}
+
+static void log_outcome(struct runner *r, const struct minion_task *t,
+                        enum minion_status status)
 {
     switch (status) {
     case MINION_STATUS_OK:
-        r->n_ok++;
         log_debug("task %s ok (attempt %u)", t->id, t->attempt);
         break;
     case MINION_STATUS_FAILED:
-        r->n_failed++;
         log_info("task %s failed (attempt %u of %u): %s", t->id, t->attempt,
                  r->ctx->max_attempts, t->error);
         break;
     case MINION_STATUS_DEAD:
-        r->n_dead++;
         log_warn("task %s dead after %u attempt%s: %s", t->id, t->attempt,
                  t->attempt == 1 ? "" : "s", t->error);
         break;
     case MINION_STATUS_RELEASED:
-        r->n_released++;
         log_info("task %s released unfinished (attempt %u)", t->id,
                  t->attempt);
         break;
@@ -141,7 +156,6 @@ static void settle(struct runner *r, struct minion_task *t,
                    enum minion_outcome outcome)
 {
     struct minion_report rep;
-    struct minion_action process_action;
     enum minion_verdict verdict;
     enum minion_status status;
 
@@ -164,11 +178,8 @@ static void settle(struct runner *r, struct minion_task *t,
     task_flush_output(t);
     verdict = decide(r, t, outcome, &status);
 
-    /* The run itself is the first step of the timeline. */
-    process_action.name = "process";
-    process_action.start = t->start;
-    process_action.end = t->end;
-    minion_task_add_action(t, process_action.name, t->start, t->end);
+    /* The run itself is a step of the timeline. */
+    minion_task_add_action(t, "process", t->start, t->end);
 
     memset(&rep, 0, sizeof(rep));
     rep.minion_id = r->ctx->minion_id;
@@ -188,11 +199,8 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.n_actions = t->n_actions;
 
     r->engine->plugin->engine.finish(r->engine, t->handle, verdict, &rep);
-    for (size_t i = 0; i < r->n_reporters; i++) {
-        struct minion_instance *rp = r->reporters[i];
-        rp->plugin->reporter.on_report(rp, &rep);
-    }
-    count_and_log(r, t, status);
+    report_all(r, &rep);
+    log_outcome(r, t, status);
     unlink_task(r, t);
     task_free(t);
     schedule(r);
@@ -303,6 +311,24 @@ int minion_engine_deliver(struct minion_instance *inst,
     link_task(r, t);
     start_task(r, t);
     return 0;
+}
+
+void minion_engine_report(struct minion_instance *inst,
+                          const struct minion_report *report)
+{
+    struct runner *r = inst->runner;
+    struct minion_report rep = *report;
+
+    if (!rep.minion_id) {
+        rep.minion_id = r->ctx->minion_id;
+    }
+    if (!rep.nodename) {
+        rep.nodename = r->ctx->nodename;
+    }
+    if (!rep.generation) {
+        rep.generation = ++r->generation;
+    }
+    report_all(r, &rep);
 }
 
 void minion_engine_drained(struct minion_instance *inst)

@@ -462,20 +462,5 @@ static int run(int argc, char **argv, struct settings *cfg)
 
 int main(int argc, char **argv)
 {
-    struct settings *cfg;
-    int rc;
-
-    tools_set_program(PROGRAM);
-    cfg = settings_new();
-    if (cfg == NULL) {
-        tools_error("out of memory");
-        return 1;
-    }
-    rc = run(argc, argv, cfg);
-    settings_free(cfg);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        tools_error("writing standard output: %s", strerror(errno));
-        return rc != 0 ? rc : 1;
-    }
-    return rc;
+    return tools_main(PROGRAM, argc, argv, run);
 }

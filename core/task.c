@@ -69,6 +69,17 @@ double minion_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+const char *minion_status_name(enum minion_status status)
+{
+    switch (status) {
+    case MINION_STATUS_OK: return "ok";
+    case MINION_STATUS_FAILED: return "failed";
+    case MINION_STATUS_DEAD: return "dead";
+    case MINION_STATUS_RELEASED: return "released";
+    }
+    return "unknown";
+}
+
 struct minion_task *task_new(const struct minion_param *p, size_t result_bytes)
 {
     size_t idlen = p->id ? strlen(p->id) : 0;

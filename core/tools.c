@@ -84,3 +84,24 @@ const char *tools_get(const struct settings *cfg, const char *key,
 
     return v != NULL && *v != '\0' ? v : def;
 }
+
+int tools_main(const char *name, int argc, char **argv,
+               int (*run)(int argc, char **argv, struct settings *cfg))
+{
+    struct settings *cfg;
+    int rc;
+
+    tools_set_program(name);
+    cfg = settings_new();
+    if (cfg == NULL) {
+        tools_error("out of memory");
+        return 1;
+    }
+    rc = run(argc, argv, cfg);
+    settings_free(cfg);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        tools_error("writing standard output: %s", strerror(errno));
+        return rc != 0 ? rc : 1;
+    }
+    return rc;
+}

@@ -21,6 +21,11 @@ int tools_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Load @env_file, or ./.env when NULL (then a missing file is fine), into
  * @cfg's lowest layer. Returns 0, or 2 after printing the reason. */
+/* The whole of a tool's main(): settings, @run, and a check that stdout was
+ * written. Returns the exit status. */
+int tools_main(const char *name, int argc, char **argv,
+               int (*run)(int argc, char **argv, struct settings *cfg));
+
 int tools_load_env(struct settings *cfg, const char *env_file);
 
 /* The value of @key (flag > environment > .env), or @def when none sets it

@@ -41,21 +41,6 @@ struct json_state {
     struct jsonbuf line; /* reused for every object */
 };
 
-static const char *status_name(enum minion_status s)
-{
-    switch (s) {
-    case MINION_STATUS_OK:
-        return "ok";
-    case MINION_STATUS_FAILED:
-        return "failed";
-    case MINION_STATUS_DEAD:
-        return "dead";
-    case MINION_STATUS_RELEASED:
-        return "released";
-    }
-    return "unknown";
-}
-
 /* mkdir -p: create @dir and its missing parents. Returns 0 or -errno. */
 static int make_dirs(const char *dir)
 {
@@ -194,7 +179,7 @@ static void render(struct json_state *st, const struct minion_report *r)
     jsonbuf_puts(b, ",\"attempt\":");
     jsonbuf_llong(b, r->attempt);
     jsonbuf_puts(b, ",\"status\":\"");
-    jsonbuf_puts(b, status_name(r->status));
+    jsonbuf_puts(b, minion_status_name(r->status));
     jsonbuf_puts(b, "\",\"exit_code\":");
     if (r->exit_code == -1) {
         jsonbuf_puts(b, "null");

@@ -19,21 +19,6 @@
 /* Long enough for any sane id and error; longer lines end with "...". */
 #define LINE_MAX_BYTES 4096
 
-static const char *status_name(enum minion_status s)
-{
-    switch (s) {
-    case MINION_STATUS_OK:
-        return "ok";
-    case MINION_STATUS_FAILED:
-        return "failed";
-    case MINION_STATUS_DEAD:
-        return "dead";
-    case MINION_STATUS_RELEASED:
-        return "released";
-    }
-    return "unknown";
-}
-
 static void stdout_on_report(struct minion_instance *inst,
                              const struct minion_report *r)
 {
@@ -46,7 +31,7 @@ static void stdout_on_report(struct minion_instance *inst,
         duration = 0;
     }
     n = snprintf(line, sizeof(line), "%s %s attempt=%u %.3fs",
-                 status_name(r->status), r->task_id ? r->task_id : "-",
+                 minion_status_name(r->status), r->task_id ? r->task_id : "-",
                  r->attempt, duration);
     len = n < 0 ? 0 : (size_t)n;
     if (len < sizeof(line) && r->exit_code != 0 && r->exit_code != -1) {

@@ -174,9 +174,6 @@ void writer_fini(struct rds *r);
 /* Queue the results entry of one finished run. Borrows: rep. */
 void writer_result(struct rds *r, const struct minion_report *rep,
                    const char *status);
-/* Queue a results entry the engine writes on its own (no run). */
-void writer_result_plain(struct rds *r, const char *id, const char *status,
-                         unsigned attempt, const char *error);
 void writer_ack(struct rds *r, const char *id);
 void writer_retry(struct rds *r, const char *id);
 /* Copy the param to the dead-letter stream and ack it, atomically; only if

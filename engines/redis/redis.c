@@ -191,14 +191,34 @@ void engine_pump(struct rds *r)
     reader_kick(r);
 }
 
-void engine_lost(struct rds *r, const char *id, unsigned attempts)
+/* A param this engine dead-letters by itself: the results and dead streams,
+ * and the core's reporters and counts, all hear of it. */
+static void dead_letter(struct rds *r, const char *id, const char *param,
+                        size_t len, unsigned attempts, const char *why,
+                        int force)
 {
-    static const char why[] = "entry was deleted or trimmed while pending";
+    struct minion_report rep;
 
     minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id, why);
+    memset(&rep, 0, sizeof(rep));
+    rep.task_id = id;
+    rep.param = param;
+    rep.param_len = len;
+    rep.attempt = attempts;
+    rep.status = MINION_STATUS_DEAD;
+    rep.exit_code = -1;
+    rep.error = why;
+    rep.start = rep.end = minion_now();
     r->n_dead++;
-    writer_result_plain(r, id, "dead", attempts, why);
-    writer_dead(r, id, "", 0, why, attempts, 1);
+    writer_result(r, &rep, "dead");
+    writer_dead(r, id, param, len, why, attempts, force);
+    minion_engine_report(r->inst, &rep);
+}
+
+void engine_lost(struct rds *r, const char *id, unsigned attempts)
+{
+    dead_letter(r, id, "", 0, attempts,
+                "entry was deleted or trimmed while pending", 1);
 }
 
 void engine_admit(struct rds *r, const struct take_row *row)
@@ -235,12 +255,7 @@ void engine_admit(struct rds *r, const struct take_row *row)
         /* Its runs keep dying with their minion: stop feeding it to us. */
         snprintf(why, sizeof(why), "delivered %lld time%s without finishing",
                  row->count - 1, row->count == 2 ? "" : "s");
-        minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered",
-                   row->id, why);
-        r->n_dead++;
-        writer_result_plain(r, row->id, "dead", (unsigned)(row->count - 1),
-                            why);
-        writer_dead(r, row->id, data, len, why, (unsigned)(row->count - 1), 0);
+        dead_letter(r, row->id, data, len, (unsigned)(row->count - 1), why, 0);
     } else {
         engine_offer(r, row->id, row->count > 0 ? (unsigned)row->count : 1,
                      data, len);

@@ -139,21 +139,6 @@ void writer_result(struct rds *r, const struct minion_report *rep,
     writer_push(r, buf, len, W_RESULT);
 }
 
-void writer_result_plain(struct rds *r, const char *id, const char *status,
-                         unsigned attempt, const char *error)
-{
-    struct minion_report rep;
-    double now = minion_now();
-
-    memset(&rep, 0, sizeof(rep));
-    rep.task_id = id;
-    rep.attempt = attempt;
-    rep.exit_code = -1;
-    rep.error = error;
-    rep.start = rep.end = now;
-    writer_result(r, &rep, status);
-}
-
 /* Where the param sits in writer_dead()'s argument list. */
 #define DEAD_PARAM_ARG 7
 

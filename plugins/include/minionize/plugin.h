@@ -205,6 +205,13 @@ int minion_engine_deliver(struct minion_instance *inst,
  * delivered is settled: the minion exits 0 once idle. */
 void minion_engine_drained(struct minion_instance *inst);
 
+/* A param the engine settled by itself, never delivered (dead-lettered
+ * because its runs keep dying, or lost because it was deleted): reporters
+ * get @report and the minion counts it. Loop thread only. Borrows: report;
+ * minion_id, nodename and generation may be left 0 for the core to fill. */
+void minion_engine_report(struct minion_instance *inst,
+                          const struct minion_report *report);
+
 /* ------------------------------------------------------------------------ */
 /* Callbacks                                                                 */
 
@@ -324,6 +331,9 @@ void minion_instance_stopped(struct minion_instance *inst);
 /* A fatal runtime error: the minion releases what is in flight and exits 1. */
 void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
     MINION_PRINTF(2, 3);
+
+/* "ok", "failed", "dead" or "released": the names reports use. Any thread. */
+const char *minion_status_name(enum minion_status status);
 
 /* Wall-clock time, epoch seconds. Any thread. */
 double minion_now(void);
