@@ -37,6 +37,7 @@ struct core_conf {
     int exit_when_empty;
     char *minion_id;
     char *plugin_path;
+    char *stats_addr;
     int log_level;
     char *dry;
     size_t result_bytes;
@@ -72,6 +73,8 @@ static const struct minion_option core_options[] = {
      "HOSTNAME-PID."},
     {"MINION_PLUGIN_PATH", MINION_OPT_STRING, NULL, CORE(plugin_path), 0,
      "Colon list of folders searched first for plugins given by name."},
+    {"MINION_STATS_ADDR", MINION_OPT_STRING, NULL, CORE(stats_addr), 0,
+     "HOST:PORT of the /metrics and /stats endpoint (not in this version)."},
     {"MINION_LOG_LEVEL", MINION_OPT_ENUM, "info", CORE(log_level), 0,
      "error, warn, info or debug; logs go to stderr (-q, -v).",
      "error|warn|info|debug"},
@@ -361,6 +364,10 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_level(cc.log_level);
+    if (cc.stats_addr && *cc.stats_addr) {
+        log_warn("MINION_STATS_ADDR is not supported by this version yet; "
+                 "ignored");
+    }
     rc = 2;
     search_path = loader_search_path(cc.plugin_path);
     if (!search_path) {

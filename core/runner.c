@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <event2/event.h>
 
+#include "decoder.h"
 #include "instance.h"
 #include "log.h"
 #include "runner.h"
@@ -236,15 +236,6 @@ static void on_task_timeout(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int param_is_json(const struct minion_task *t)
-{
-    cJSON *v = cJSON_ParseWithLength(t->param, t->len);
-    int ok = v != NULL;
-
-    cJSON_Delete(v);
-    return ok;
-}
-
 /* DRY mode: say what would run, and count it done. */
 static void dry_run(struct runner *r, struct minion_task *t)
 {
@@ -262,9 +253,10 @@ static void dry_run(struct runner *r, struct minion_task *t)
 static void start_task(struct runner *r, struct minion_task *t)
 {
     struct minion_instance *cb = r->callback;
+    char why[128];
 
-    if (r->ctx->decoder == MINION_DECODER_JSON && !param_is_json(t)) {
-        minion_task_set_error(t, "param is not valid JSON");
+    if (decoder_check(r->ctx->decoder, t->param, t->len, why, sizeof(why))) {
+        minion_task_set_error(t, "%s", why);
         settle(r, t, MINION_REJECT);
         return;
     }

@@ -22,7 +22,7 @@ for _ in $(seq 100); do
 done
 export REDIS_URL="redis://127.0.0.1:$port" MINION_ENGINE=redis
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
-N=${BENCH_REDIS_PARAMS:-300000}
+N=${BENCH_REDIS_PARAMS:-200000}
 
 # A fresh stream of N params (not timed).
 fill() {
@@ -42,6 +42,16 @@ drain() {
         --set MINION_FUNCTION="$noop"
 }
 
+echo "== redis-benchmark: pipelined XADD on the same server (the ceiling)"
+if command -v redis-benchmark >/dev/null; then
+    redis-benchmark -p "$port" -n 1000000 -P 64 -q \
+        XADD minionize:bench '*' param p 2>/dev/null | tr '\r' '\n' |
+        awk '/requests per second/ { line = $0 } END { print "redis-benchmark " line }'
+    redis-cli -p "$port" DEL minionize:bench >/dev/null
+else
+    echo "redis-benchmark missing (Debian package redis-tools)"
+fi
+
 echo "== redis engine: $N params, function callback (no-op), results on"
 for j in 64 512; do
     times=()
@@ -53,6 +63,18 @@ for j in 64 512; do
     results=$(redis-cli -p "$port" XLEN minionize:results)
     echo "minionize -e redis -c function -j$j: $(rate "$N" "$t") tasks/s ($results results)"
 done
+
+echo "== process spawning through redis and through a file: 5000 params, -j2"
+seq 5000 >params
+spawn_redis() {
+    N=5000 fill
+    seconds "$MINIONIZE" -q -j2 --drain /bin/true
+}
+t_redis=$(spawn_redis) || exit 1
+t_file=$(MINION_ENGINE=file seconds "$MINIONIZE" -q -j2 -a params /bin/true) || exit 1
+echo "minionize -e redis -j2 /bin/true: $(rate 5000 "$t_redis") tasks/s"
+echo "minionize -e file  -j2 /bin/true: $(rate 5000 "$t_file") tasks/s"
+echo "ratio redis/file:                 $(ratio "$t_file" "$t_redis")"
 
 echo "== redis engine: idle minion blocked on an empty stream"
 redis-cli -p "$port" DEL minionize >/dev/null

@@ -12,7 +12,7 @@ noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 
 echo "== process spawning: 5000 params, 2 in flight, median of $BENCH_RUNS"
 seq 5000 >params
-t_xargs=$(median_seconds xargs -P2 -n1 /bin/true <params) || exit 1
+t_xargs=$(median_seconds xargs -a params -P2 -n1 /bin/true) || exit 1
 t_min=$(median_seconds "$MINIONIZE" -q -j2 -a params /bin/true) || exit 1
 echo "xargs -P2 -n1 /bin/true:   $(rate 5000 "$t_xargs") tasks/s"
 echo "minionize -j2 /bin/true:   $(rate 5000 "$t_min") tasks/s"
