@@ -78,7 +78,9 @@ int instance_stop(struct minion_instance *inst)
     if (!inst->started || inst->stopped || inst->stop_pending) {
         return inst->stop_pending;
     }
-    if (inst->plugin->stop && inst->plugin->stop(inst) == 1) {
+    /* A plugin may report "stopped" from inside stop() and still return 1. */
+    if (inst->plugin->stop && inst->plugin->stop(inst) == 1 &&
+        !inst->stopped) {
         inst->stop_pending = 1;
         return 1;
     }

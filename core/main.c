@@ -152,6 +152,12 @@ static int load_core(struct core_conf *cc, const struct settings *cfg)
                   cc->max_attempts);
         return 2;
     }
+    /* Larger values would overflow a timeval; 30 years is "no limit". */
+    if (cc->timeout > 1e9 || cc->grace > 1e9) {
+        log_error("%s must be at most 1e9 seconds",
+                  cc->timeout > 1e9 ? "MINION_TIMEOUT" : "MINION_GRACE");
+        return 2;
+    }
     if (cc->max_tasks < 0) {
         log_error("MINION_MAX_TASKS must be 0 or more, not %lld",
                   cc->max_tasks);

@@ -211,8 +211,11 @@ void runner_task_done(struct runner *r, struct minion_task *t,
 {
     struct minion_instance *cb = r->callback;
 
+    /* Catches a done() from inside setup() or teardown(); a second done()
+     * after the first has returned is a plugin bug no check can catch. */
     if (!t->running) {
-        log_error("%s ended task %s twice; ignored", cb->label, t->id);
+        log_error("%s ended task %s while it was not running; ignored",
+                  cb->label, t->id);
         return;
     }
     t->running = 0;
@@ -301,6 +304,9 @@ int minion_engine_deliver(struct minion_instance *inst,
     t->generation = ++r->generation;
     t->start = minion_now();
     link_task(r, t);
+    if (r->ctx->max_tasks > 0 && r->delivered >= r->ctx->max_tasks) {
+        schedule(r); /* the pump pauses the engine: nothing more is taken */
+    }
     start_task(r, t);
     return 0;
 }
@@ -489,6 +495,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct timeval grace;
 
     r->signals++;
+    if (r->phase == PHASE_CLOSING) {
+        /* Every task is settled; only plugins are flushing. */
+        log_warn("%s while closing: exiting now", strsignal((int)sig));
+        event_base_loopbreak(r->base);
+        return;
+    }
     if (r->signals > 1 || r->phase == PHASE_STOPPING) {
         log_warn("%s again: stopping now", strsignal((int)sig));
         force_stop(r);
@@ -531,9 +543,16 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
     if (r->phase != PHASE_RUNNING) {
         return;
     }
-    if (r->in_flight == 0 &&
-        (r->engine_drained ||
-         (ctx->max_tasks > 0 && r->delivered >= ctx->max_tasks))) {
+    if (ctx->max_tasks > 0 && r->delivered >= ctx->max_tasks) {
+        /* Nothing more will be taken: tell the engine now, so that a retry
+         * of a task still running is left for others, not fetched again. */
+        pause_engine(r);
+        if (r->in_flight == 0) {
+            close_all(r);
+        }
+        return;
+    }
+    if (r->in_flight == 0 && r->engine_drained) {
         close_all(r);
         return;
     }

@@ -301,6 +301,13 @@ static int parse_tcp(struct redis_url *out, const char *rest, char *err,
     size_t plen;
     int rc;
 
+    /* An '@' after the first '/' or '?' means a password with an unencoded
+     * '/' or '?': say so without echoing any part of it. */
+    if (strchr(path, '@') != NULL) {
+        return fail(err, errlen, -EINVAL,
+                    "a '/' or '?' in the user or password must be "
+                    "percent-encoded (%%2F, %%3F)");
+    }
     /* The last '@' ends the userinfo, so an unencoded '@' in a password
      * still works; '/' and '?' in one must be encoded. */
     for (p = rest; p < path; p++) {

@@ -38,8 +38,9 @@
 
 /* Input read per read(2). */
 #define READ_BYTES (256 * 1024)
-/* Look for dead minions' journals this often while lines remain. */
-#define ADOPT_SCAN_S 1.0
+/* With free slots but nothing to claim, look again this often (appended
+ * lines, dead minions) while our own tasks still run. */
+#define ADOPT_SCAN_S 1
 /* A journal this large is rewritten down to the lines still owned. */
 #define JOURNAL_COMPACT_BYTES (4u << 20)
 /* Waiting for a state lock: first and longest pause, in milliseconds. */
@@ -119,7 +120,6 @@ struct file_engine {
     int idle;             /* the last look found nothing: wait for a change */
     int waiting;          /* the lock timer is armed */
     unsigned wait_ms;
-    double last_scan; /* 0: never scanned */
     int dry_state;    /* a dry run with MINION_FILE_STATE, which it leaves
                          alone */
     int stopping;     /* stop() returned 1 */
@@ -379,6 +379,17 @@ static void arm_wait(struct file_engine *fe)
     evtimer_add(fe->timer_ev, &tv);
 }
 
+static void arm_relook(struct file_engine *fe)
+{
+    struct timeval tv = {(time_t)ADOPT_SCAN_S, 0};
+
+    if (fe->waiting) {
+        return;
+    }
+    fe->waiting = 1;
+    evtimer_add(fe->timer_ev, &tv);
+}
+
 static void state_failed(struct file_engine *fe)
 {
     char msg[600];
@@ -398,8 +409,7 @@ static void state_failed(struct file_engine *fe)
 static int sync_state(struct file_engine *fe, int claim)
 {
     struct fstate *st = fe->st;
-    double now = now_s();
-    int rc, got = 0, n = 0, scanned = 0;
+    int rc, got = 0, n = 0;
 
     rc = fstate_lock(st);
     if (rc == -EAGAIN) {
@@ -412,13 +422,14 @@ static int sync_state(struct file_engine *fe, int claim)
     if (fstate_flush_dead(st) < 0) {
         goto failed;
     }
-    if (claim && (fe->last_scan == 0 || now - fe->last_scan >= ADOPT_SCAN_S)) {
+    if (claim) {
+        /* Before every claim: a minion killed between writing its claim and
+         * moving the cursor left lines that must be adopted before anyone
+         * claims past them, or they would run twice. */
         if ((rc = fstate_adopt(st)) < 0) {
             goto failed;
         }
         got += rc;
-        scanned = 1;
-        fe->last_scan = now;
     }
     if (claim && got == 0 && fstate_ready(st) == 0) {
         unsigned max = fe->credit;
@@ -433,15 +444,6 @@ static int sync_state(struct file_engine *fe, int claim)
         }
         if (n < 0) {
             goto failed;
-        }
-        if (n == 0 && !scanned) {
-            /* The end of the file: drained only if no dead minion left
-             * lines behind. */
-            if ((rc = fstate_adopt(st)) < 0) {
-                goto failed;
-            }
-            got += rc;
-            fe->last_scan = now;
         }
     }
     /* Adopted lines may be dead already: write their letters now. */
@@ -496,6 +498,11 @@ static void pump_state(struct file_engine *fe)
         }
         if (rc == 0) {
             fe->idle = 1;
+            /* Slots are free while our own tasks run: look again later
+             * for appended lines and lines of minions that died. */
+            if (fstate_owned(fe->st) > 0) {
+                arm_relook(fe);
+            }
         }
     }
     /* Dead letters go out even when no credit brings us here. */
@@ -528,6 +535,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         minion_instance_stopped(fe->inst);
         return;
     }
+    fe->idle = 0; /* a lock wait or a relook: either way, look again */
     pump(fe);
 }
 

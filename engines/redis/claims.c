@@ -240,7 +240,10 @@ static void on_refresh_tick(evutil_socket_t fd, short what, void *arg)
     struct rds *r = arg;
 
     refresh(r);
-    claims_beat(r, r->paused ? "stopping" : "running");
+    /* A beat queued while Redis is away would only be replayed stale. */
+    if (rconn_is_ready(r->cmd)) {
+        claims_beat(r, r->paused ? "stopping" : "running");
+    }
 }
 
 /* ------------------------------------------------------------------------ */

@@ -156,6 +156,9 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
         snprintf(r->hist_cursor, sizeof(r->hist_cursor), "(%s", last);
     }
     if (n > 0) {
+        /* Acks queued this turn go first: a task that just finished must
+         * not be taken back and run again. */
+        writer_flush(r);
         if (rconn_send(r->cmd, on_history_take, r, (int)(7 + n), argv, NULL) ==
             0) {
             r->hist_busy = 1;

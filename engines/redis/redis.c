@@ -295,7 +295,11 @@ static void redis_finish(struct minion_instance *inst, void *handle,
         if (rep) {
             writer_result(r, rep, "failed");
         }
-        writer_retry(r, t->id);
+        /* Taking it back bumps its delivery count; a paused minion could
+         * not run it, so leave it pending for a claim to count once. */
+        if (!r->paused) {
+            writer_retry(r, t->id);
+        }
         break;
     case MINION_VERDICT_DEAD:
         r->n_dead++;

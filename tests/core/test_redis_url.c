@@ -212,6 +212,11 @@ static void test_errors(void **state)
     bad("redis://[::1]x", "expected ':port' after ']'");
     bad("redis://h o", "bad character ' ' in host");
     bad("redis://u:@h", "a user needs a password");
+    /* A '/' or '?' in a password: an error that echoes none of it. */
+    bad("redis://user:hunter2/xyz@127.0.0.1:6379", "must be percent-encoded");
+    assert_null(strstr(err, "hunter2"));
+    bad("redis://:123?secretword@h", "must be percent-encoded");
+    assert_null(strstr(err, "secretword"));
     bad("redis://:p%zz@h", "bad percent-encoding in the password");
     bad("redis://:p%4@h", "bad percent-encoding in the password");
     bad("redis://:p%00x@h", "bad percent-encoding in the password");
