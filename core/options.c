@@ -306,16 +306,16 @@ void options_print(FILE *out, const struct minion_option *opts, int markdown)
                      "| --- | --- | --- | --- |\n");
     }
     for (const struct minion_option *o = opts; o && o->name; o++) {
+        /* Only a SECRET option's value is secret, never its default, and
+         * this prints defaults only. */
         const char *def = o->def ? o->def : "";
-        if (o->flags & MINION_OPT_SECRET && o->def && o->def[0]) {
-            def = "(hidden)";
-        }
         if (o->flags & MINION_OPT_REQUIRED) {
             def = "(required)";
         }
         if (markdown) {
-            fprintf(out, "| `%s` | %s | `%s` | %s |\n", o->name, type_name(o),
-                    def, o->help ? o->help : "");
+            fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", o->name,
+                    type_name(o), def[0] ? "`" : "", def[0] ? def : "none",
+                    def[0] ? "`" : "", o->help ? o->help : "");
         } else {
             fprintf(out, "  %-24s %s (default: %s)\n      %s\n", o->name,
                     type_name(o), def[0] ? def : "none",

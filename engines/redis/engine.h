@@ -103,6 +103,8 @@ struct rds {
     int live;          /* own pending entries are done: read `>` */
     int reading;       /* an XREADGROUP is out */
     int hist_busy;     /* a history command is out */
+    unsigned hist_epoch;     /* bumped by each resync */
+    unsigned hist_req_epoch; /* the epoch the history page out was asked in */
     int hist_done;     /* the last history page was the end */
     size_t hist_taken; /* entries the history took back, for the log */
     int group_wait;    /* backing off after a failed read; 2: then recreate

@@ -115,6 +115,12 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
     if (!rconn_reply_usable(ac, reply) || r->dying) {
         return;
     }
+    if (r->hist_req_epoch != r->hist_epoch) {
+        /* Asked before a resync restarted the history: its cursor and its
+         * end are stale. The next kick asks again from the start. */
+        engine_pump(r);
+        return;
+    }
     if (reply->type != REDIS_REPLY_ARRAY) {
         history_failed(r, reply);
         engine_pump(r);
@@ -181,11 +187,13 @@ static void history_next(struct rds *r)
     }
     if (rconn_send(r->cmd, on_history, r, 7, argv, NULL) == 0) {
         r->hist_busy = 1;
+        r->hist_req_epoch = r->hist_epoch;
     }
 }
 
 void reader_resync(struct rds *r)
 {
+    r->hist_epoch++;
     r->live = 0;
     r->hist_done = 0;
     r->hist_taken = 0;
