@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -1362,7 +1363,16 @@ static int lock_self(struct fstate *st)
             return -errno;
         }
         rc = setlk(st->lock_fd, F_WRLCK);
+        for (int wait = 0; rc == -EAGAIN && wait < 10; wait++) {
+            /* A peer may hold it for an instant to see whether we are dead;
+             * start-up may wait a little (the loop has no tasks yet). */
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            rc = setlk(st->lock_fd, F_WRLCK);
+        }
         if (rc == -EAGAIN) {
+            close(st->lock_fd);
+            st->lock_fd = -1;
             set_err(st, "MINION_ID %s is in use by a live minion of %s", st->id,
                     st->dir);
             return rc;
@@ -1454,6 +1464,12 @@ struct fstate *fstate_new(const char *dir, const char *id, int fd,
         set_err(st, "create %s: %s", st->jdir, strerror(-rc));
         goto fail;
     }
+    /* Our own lock first: at exit the kernel closes fds in order, so our
+     * lock goes before the directory lock, and whoever gets the directory
+     * lock after a kill -9 already sees our journal as adoptable. */
+    if (lock_self(st) < 0) {
+        goto fail;
+    }
     st->cursor_fd = open(st->cursor_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (st->cursor_fd < 0) {
         set_err(st, "open %s: %s", st->cursor_path, strerror(errno));
@@ -1472,9 +1488,6 @@ struct fstate *fstate_new(const char *dir, const char *id, int fd,
     }
     free(st->scratch);
     st->scratch = NULL;
-    if (lock_self(st) < 0) {
-        goto fail;
-    }
     unlink(st->tmp_path); /* an interrupted compaction */
     if (read_cursor(st, &c) < 0) {
         goto fail;
