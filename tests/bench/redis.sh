@@ -12,7 +12,7 @@ pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
 
-port=$((20000 + RANDOM % 40000))
+port=$((20000 + RANDOM % 12000))
 redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
     --appendonly no --logfile "$dir/redis.log" &
 pids="$pids $!"

@@ -68,11 +68,12 @@ t_track() {
     T_PIDS="$T_PIDS $1"
 }
 
-# A loopback TCP port nobody listens on (connect refused).
+# A loopback TCP port nobody listens on (connect refused), below Linux's
+# ephemeral range (32768-60999) so no outgoing connection holds it.
 t_free_port() {
     local port tries=0
     while [ $tries -lt 200 ]; do
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return 0
@@ -96,15 +97,22 @@ t_expect_exit() {
 t_start_redis() {
     command -v redis-server >/dev/null || t_skip "redis-server not installed"
     command -v redis-cli >/dev/null || t_skip "redis-cli not installed"
-    REDIS_PORT=$(t_free_port) || t_fail "no free port"
     mkdir -p "$T_DIR/redis"
-    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T_DIR/redis" \
-        --save '' --appendonly no --daemonize no --logfile "$T_DIR/redis/log" \
-        "$@" &
-    REDIS_PID=$!
-    t_track "$REDIS_PID"
-    t_wait_until 10 redis-cli -p "$REDIS_PORT" ping ||
-        t_fail "redis-server did not answer on port $REDIS_PORT"
+    local attempt
+    for attempt in 1 2 3 4 5; do
+        REDIS_PORT=$(t_free_port) || t_fail "no free port"
+        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+            --dir "$T_DIR/redis" --save '' --appendonly no --daemonize no \
+            --logfile "$T_DIR/redis/log" "$@" &
+        REDIS_PID=$!
+        t_track "$REDIS_PID"
+        # Up unless it died (a port taken since we looked): then another.
+        t_wait_until 20 sh -c "redis-cli -p $REDIS_PORT ping ||
+            ! kill -0 $REDIS_PID 2>/dev/null" || break
+        kill -0 "$REDIS_PID" 2>/dev/null && break
+    done
+    redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 ||
+        t_fail "redis-server did not answer on port $REDIS_PORT: $(tail -n 3 "$T_DIR/redis/log")"
     REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
     export REDIS_URL
 }
