@@ -301,7 +301,9 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
         default: {
             /* A short option is named by optopt; a long one by argv. */
             char shortopt[3] = {'-', (char)optopt, '\0'};
-            const char *name = optopt ? shortopt : argv[optind - 1];
+            /* A long option sets optopt to its value (0, or 256 and up). */
+            const char *name =
+                optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
             return usage_error(c == ':' ? "this option needs a value:"
                                         : "unknown option",
                                name);

@@ -958,10 +958,8 @@ static int parse_args(int argc, char **argv, struct settings *cfg,
         case 'V':
             printf(PROGRAM " %s\n", PACKAGE_VERSION);
             return 0;
-        case ':':
-            return tools_usage("option '%s' needs a value", argv[optind - 1]);
         default:
-            return tools_usage("unknown option '%s'", argv[optind - 1]);
+            return tools_option_error(c, argv);
         }
         if (key != NULL && settings_set_flag(cfg, key, optarg) < 0) {
             tools_error("out of memory");

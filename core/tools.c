@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -104,4 +105,16 @@ int tools_main(const char *name, int argc, char **argv,
         return rc != 0 ? rc : 1;
     }
     return rc;
+}
+
+int tools_option_error(int c, char **argv)
+{
+    char shortopt[3] = {'-', (char)optopt, '\0'};
+    /* A long option sets optopt to its value (0, or 256 and up). */
+    const char *name =
+        optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
+
+    return tools_usage(c == ':' ? "option '%s' needs a value"
+                                : "unknown option '%s'",
+                       name);
 }

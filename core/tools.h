@@ -26,6 +26,11 @@ int tools_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tools_main(const char *name, int argc, char **argv,
                int (*run)(int argc, char **argv, struct settings *cfg));
 
+/* After getopt returned '?' or ':' (@c), the usage error for the option it
+ * stopped at, naming a short option alone even inside a group (-qz).
+ * Returns 2. */
+int tools_option_error(int c, char **argv);
+
 int tools_load_env(struct settings *cfg, const char *env_file);
 
 /* The value of @key (flag > environment > .env), or @def when none sets it
