@@ -156,6 +156,7 @@ static void settle(struct runner *r, struct minion_task *t,
                    enum minion_outcome outcome)
 {
     struct minion_report rep;
+    struct minion_action process_action;
     enum minion_verdict verdict;
     enum minion_status status;
 
@@ -178,8 +179,14 @@ static void settle(struct runner *r, struct minion_task *t,
     task_flush_output(t);
     verdict = decide(r, t, outcome, &status);
 
-    /* The run itself is a step of the timeline. */
-    minion_task_add_action(t, "process", t->start, t->end);
+    /* The run itself is a step of the timeline. Most tasks have no other,
+     * so it lives on the stack: no allocation per task. */
+    process_action.name = "process";
+    process_action.start = t->start;
+    process_action.end = t->end;
+    if (t->n_actions > 0) {
+        minion_task_add_action(t, "process", t->start, t->end);
+    }
 
     memset(&rep, 0, sizeof(rep));
     rep.minion_id = r->ctx->minion_id;
@@ -195,8 +202,8 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.output = task_result(t, &rep.output_len);
     rep.start = t->start;
     rep.end = t->end;
-    rep.actions = t->actions;
-    rep.n_actions = t->n_actions;
+    rep.actions = t->n_actions > 0 ? t->actions : &process_action;
+    rep.n_actions = t->n_actions > 0 ? t->n_actions : 1;
 
     r->engine->plugin->engine.finish(r->engine, t->handle, verdict, &rep);
     report_all(r, &rep);

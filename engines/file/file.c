@@ -129,14 +129,6 @@ struct file_engine {
 
 static void pump(struct file_engine *fe);
 
-static double now_s(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 static void fail(struct file_engine *fe, const char *what)
 {
     if (!fe->failed) {
@@ -517,7 +509,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     fe->waiting = 0;
     if (fe->stopping) {
-        if (sync_state(fe, 0) == -EAGAIN && now_s() < fe->stop_deadline) {
+        if (sync_state(fe, 0) == -EAGAIN && minion_now() < fe->stop_deadline) {
             return;
         }
         if (fstate_dead_pending(fe->st)) {
@@ -757,7 +749,7 @@ static int file_init(struct minion_instance *inst, void *conf_)
     } else if (lines_init(&fe->in, READ_BYTES) < 0) {
         goto nomem;
     }
-    fe->seed = (unsigned)getpid() ^ (unsigned)now_s();
+    fe->seed = (unsigned)getpid() ^ (unsigned)minion_now();
     return 0;
 nomem:
     minion_set_error(inst, "out of memory");
@@ -857,7 +849,7 @@ static int file_stop(struct minion_instance *inst)
         if (fstate_dead_pending(fe->st) && fe->waiting) {
             /* The lock is busy: on_timer keeps trying, then says stopped. */
             fe->stopping = 1;
-            fe->stop_deadline = now_s() + STOP_FLUSH_S;
+            fe->stop_deadline = minion_now() + STOP_FLUSH_S;
             return 1;
         }
     }
