@@ -189,6 +189,11 @@ int dotenv_parse(const char *text, size_t len, dotenv_fn fn, void *arg,
     char key[256];
     int rc = 0;
 
+    /* Editors on some systems start a UTF-8 file with a byte-order mark. */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        ps.p += 3;
+    }
+
     while (ps.p < ps.end) {
         int line = ps.line;
         skip_blanks(&ps);

@@ -191,15 +191,31 @@ void minion_instance_stopped(struct minion_instance *inst)
     }
 }
 
+static void fail_with(struct minion_instance *inst, int exit_code,
+                      const char *fmt, va_list ap)
+{
+    vsnprintf(inst->error, sizeof(inst->error), fmt, ap);
+    log_msg(MINION_LOG_ERROR, inst->label, "%s", inst->error);
+    if (inst->runner) {
+        runner_fail(inst->runner, exit_code);
+    }
+}
+
 void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(inst->error, sizeof(inst->error), fmt, ap);
+    fail_with(inst, 1, fmt, ap);
     va_end(ap);
-    log_msg(MINION_LOG_ERROR, inst->label, "%s", inst->error);
-    if (inst->runner) {
-        runner_fail(inst->runner);
-    }
+}
+
+void minion_instance_fail_config(struct minion_instance *inst,
+                                 const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fail_with(inst, 2, fmt, ap);
+    va_end(ap);
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -17,11 +18,15 @@
 #include <event2/thread.h>
 
 #include "instance.h"
+#include "known.h"
 #include "settings.h"
 #include "log.h"
 #include "options.h"
 #include "runner.h"
+#include "stdfds.h"
 #include "task.h"
+
+extern char **environ;
 
 /* The core's own settings, parsed like any plugin's. */
 struct core_conf {
@@ -41,6 +46,7 @@ struct core_conf {
     int log_level;
     char *dry;
     size_t result_bytes;
+    long long dead_exit;
 };
 
 #define CORE(field) offsetof(struct core_conf, field)
@@ -79,10 +85,13 @@ static const struct minion_option core_options[] = {
      "error, warn, info or debug; logs go to stderr (-q, -v).",
      "error|warn|info|debug"},
     {"DRY", MINION_OPT_STRING, NULL, CORE(dry), 0,
-     "When set (and not 0/false/no): print what would run, ack without "
-     "running (--dry-run)."},
+     "When set (and not 0/false/no): print what would run; run and ack "
+     "nothing, so the params stay for real minions (--dry-run)."},
     {"MINION_RESULT_BYTES", MINION_OPT_SIZE, "65536", CORE(result_bytes), 0,
      "Bytes of a task's output kept as its result (the tail)."},
+    {"MINION_DEAD_EXIT", MINION_OPT_INT, "4", CORE(dead_exit), 0,
+     "Exit status when the minion drained and at least one param it "
+     "handled ended dead (0 when dead letters are handled downstream)."},
     {NULL}};
 
 static void usage(FILE *out)
@@ -156,6 +165,11 @@ static int load_core(struct core_conf *cc, const struct settings *cfg)
     if (cc->timeout > 1e9 || cc->grace > 1e9) {
         log_error("%s must be at most 1e9 seconds",
                   cc->timeout > 1e9 ? "MINION_TIMEOUT" : "MINION_GRACE");
+        return 2;
+    }
+    if (cc->dead_exit < 0 || cc->dead_exit > 255) {
+        log_error("MINION_DEAD_EXIT must be an exit status from 0 to 255, "
+                  "not %lld", cc->dead_exit);
         return 2;
     }
     if (cc->max_tasks < 0) {
@@ -248,6 +262,8 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0}};
 
 struct cli {
+    const char **set_names; /* every --set NAME, in order */
+    size_t n_set;
     const char *env_file;
     const char *help_plugin;
     int markdown;
@@ -285,6 +301,7 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
             *eq = '\0';
             key = optarg;
             value = eq + 1;
+            cli->set_names[cli->n_set++] = key;
             break;
         }
         case OPT_ENV_FILE: cli->env_file = optarg; break;
@@ -316,6 +333,138 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
     }
     cli->first_arg = optind;
     return -1;
+}
+
+/* Names a task's process finds in its environment (so a minion that runs
+ * inside a task sees them too): never settings, never typos. */
+static const char *const task_env_names[] = {
+    "MINION_PARAM", "MINION_PARAM_FILE", "MINION_TASK_ID", "MINION_ATTEMPT",
+    NULL};
+
+/* Every setting of every plugin in the search path: only looked at when a
+ * name is unknown to the plugins in use (MINION_FILE is no typo because
+ * this minion uses redis). */
+static int add_available(struct known *k, const char *search_path)
+{
+    static const enum minion_kind kinds[] = {
+        MINION_KIND_ENGINE, MINION_KIND_CALLBACK, MINION_KIND_REPORTER};
+
+    for (size_t i = 0; i < 3; i++) {
+        char *list = loader_list(kinds[i], search_path);
+        char *save = NULL;
+
+        if (!list) {
+            return -ENOMEM;
+        }
+        for (char *name = strtok_r(list, ", ", &save); name;
+             name = strtok_r(NULL, ", ", &save)) {
+            struct loaded_plugin lp;
+            char err[512];
+
+            if (loader_open(name, kinds[i], search_path, &lp, err,
+                            sizeof(err)) == 0) {
+                known_add_table(k, lp.plugin->options);
+                loader_close(&lp);
+            }
+        }
+        free(list);
+    }
+    return 0;
+}
+
+/* A misspelt setting silently does nothing: --set NAME is an error unless
+ * some plugin knows NAME, an unknown MINION_* variable in the environment
+ * a warning. Returns 0 or 2 (after logging). */
+static int check_names(const struct cli *cli, struct minion_instance **insts,
+                       size_t n_insts, const char *search_path)
+{
+    struct known *k = known_new();
+    int all_loaded = 0, rc = 0;
+
+    if (!k || known_add_table(k, core_options) < 0) {
+        known_free(k);
+        return 0; /* out of memory: a typo check is not worth failing for */
+    }
+    for (size_t i = 0; task_env_names[i]; i++) {
+        known_add(k, task_env_names[i]);
+    }
+    for (size_t i = 0; i < n_insts; i++) {
+        known_add_table(k, insts[i]->plugin->options);
+    }
+    for (size_t i = 0; i < cli->n_set && rc == 0; i++) {
+        const char *name = cli->set_names[i], *near;
+
+        if (!known_has(k, name) && !all_loaded++) {
+            add_available(k, search_path);
+        }
+        if (known_has(k, name)) {
+            continue;
+        }
+        near = known_closest(k, name);
+        if (near) {
+            log_error("--set %s: no such setting; did you mean %s?", name,
+                      near);
+        } else {
+            log_error("--set %s: no such setting (minionize --help and "
+                      "--help-plugin NAME list them)", name);
+        }
+        rc = 2;
+    }
+    for (char **e = environ; rc == 0 && e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char name[128];
+
+        if (strncmp(*e, "MINION_", 7) != 0 || !eq ||
+            (size_t)(eq - *e) >= sizeof(name)) {
+            continue;
+        }
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        if (!known_has(k, name) && !all_loaded++) {
+            add_available(k, search_path);
+        }
+        if (!known_has(k, name)) {
+            const char *near = known_closest(k, name);
+            log_warn("environment: %s is not a setting%s%s; ignored", name,
+                     near ? "; did you mean " : "", near ? near : "");
+        }
+    }
+    known_free(k);
+    return rc;
+}
+
+/* Each task holds descriptors of the minion's: allow as many as the hard
+ * limit lets, so that -j is bounded by the machine, not by a shell's
+ * default soft limit of 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            log_debug("cannot raise the descriptor limit: %s",
+                      strerror(errno));
+        }
+    }
+}
+
+/* The loop. By default libevent runs every active event before it polls
+ * again; tasks that settle at once (a dry run, a param rejected up front)
+ * keep the pump active, and a signal would wait for the end of the queue.
+ * A bound on callbacks between two polls lets signals in. */
+static struct event_base *new_loop(void)
+{
+    struct event_config *cfg = event_config_new();
+    struct event_base *base;
+
+    if (!cfg) {
+        return NULL;
+    }
+    event_config_set_max_dispatch_interval(cfg, NULL, 256, 0);
+    base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return base;
 }
 
 static int load_env_file(struct settings *cfg, const struct cli *cli)
@@ -354,9 +503,13 @@ int main(int argc, char **argv)
     size_t n_reporters = 0;
     int rc;
 
+    stdfds_ensure();
     log_set_program("minionize");
-    if (!cfg) {
+    cli.set_names = calloc((size_t)argc + 1, sizeof(*cli.set_names));
+    if (!cfg || !cli.set_names) {
         log_error("out of memory");
+        settings_free(cfg);
+        free(cli.set_names);
         return 1;
     }
     rc = parse_cli(argc, argv, cfg, &cli);
@@ -436,6 +589,16 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    {
+        struct minion_instance *insts[2 + n_reporters];
+
+        insts[0] = engine;
+        insts[1] = callback;
+        memcpy(insts + 2, reporters, n_reporters * sizeof(*reporters));
+        if (check_names(&cli, insts, 2 + n_reporters, search_path)) {
+            goto out;
+        }
+    }
     if (instance_init(engine, &ctx, err, sizeof(err)) < 0 ||
         instance_init(callback, &ctx, err, sizeof(err)) < 0) {
         log_error("%s", err);
@@ -450,8 +613,9 @@ int main(int argc, char **argv)
 
     /* Writing to a closed pipe is an error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     evthread_use_pthreads();
-    base = event_base_new();
+    base = new_loop();
     if (!base) {
         log_error("cannot create the event loop");
         rc = 1;
@@ -464,6 +628,7 @@ int main(int argc, char **argv)
         rc = 1;
         goto out;
     }
+    runner_set_dead_exit(runner, (int)cc.dead_exit);
     /* The engine starts last: nothing is taken before the rest is ready. */
     for (size_t i = 0; i < n_reporters; i++) {
         if (instance_start(reporters[i], base, err, sizeof(err)) < 0) {
@@ -496,5 +661,6 @@ out:
     free(search_path);
     free(minion_id);
     settings_free(cfg);
+    free(cli.set_names);
     return rc;
 }

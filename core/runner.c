@@ -19,6 +19,10 @@
 #define CLOSE_TIMEOUT_S 10
 /* After a forced stop, how long cancelled tasks get to end. */
 #define FORCE_TIMEOUT_S 15
+/* Tasks that could not start for the minion's own reasons (MINION_DEFER)
+ * are tried again after this, doubling up to the maximum. */
+#define DEFER_FIRST_MS 50
+#define DEFER_MAX_MS 5000
 
 enum phase {
     PHASE_RUNNING,  /* taking params */
@@ -39,6 +43,7 @@ struct runner {
     long long delivered;
     unsigned long long generation;
     unsigned long long n_ok, n_failed, n_dead, n_released;
+    unsigned long long n_killed; /* running tasks cut short by a stop */
 
     enum phase phase;
     int engine_drained;
@@ -46,16 +51,27 @@ struct runner {
     int forced;
     int signals;
     int exit_code;
+    int dead_exit;  /* MINION_DEAD_EXIT: drained with dead params */
+    int completed;  /* ended because drained or MINION_MAX_TASKS */
     unsigned stops_pending;
 
+    /* Tasks held after MINION_DEFER, oldest first, still in r->tasks. */
+    struct minion_task *deferred, **deferred_tail;
+    unsigned defer_ms;  /* the next wait; 0 until a task is deferred */
+    int defer_logged;   /* one warning per episode of deferrals */
+    struct event *defer_timer;
+
     struct event *pump;        /* deferred: grant credit, check for the end */
-    struct event *sig_term, *sig_int;
+    struct event *sig_term, *sig_int, *sig_hup;
     struct event *grace;       /* MINION_GRACE after the first signal */
     struct event *force_limit; /* cancelled tasks that will not end */
     struct event *close_limit; /* plugins that will not stop */
     const struct timeval *task_timeout;
 };
 
+/* Run the pump soon, after the events already active. When every task
+ * settles inside process(), each pump starts the next: the loop's
+ * max_dispatch setting (main.c) still polls signals and sockets between. */
 static void schedule(struct runner *r)
 {
     event_active(r->pump, EV_TIMEOUT, 1);
@@ -83,6 +99,94 @@ static void unlink_task(struct runner *r, struct minion_task *t)
         t->next->prev = t->prev;
     }
     r->in_flight--;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tasks that could not start                                               */
+
+static void start_task(struct runner *r, struct minion_task *t);
+static void settle(struct runner *r, struct minion_task *t,
+                   enum minion_outcome outcome);
+
+static void arm_defer_timer(struct runner *r, unsigned ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+    evtimer_add(r->defer_timer, &tv);
+}
+
+static void retry_deferred_soon(struct runner *r)
+{
+    arm_defer_timer(r, 0);
+}
+
+/* Hold @t: it still counts as in flight, so no new param is taken while
+ * the minion lacks what it takes to start one. */
+static void defer_task(struct runner *r, struct minion_task *t)
+{
+    if (t->timer) {
+        event_del(t->timer);
+    }
+    if (!r->defer_logged) {
+        r->defer_logged = 1;
+        log_warn("cannot start task %s: %s; holding it and trying again "
+                 "(not counted as an attempt)",
+                 t->id, t->error ? t->error : "no reason given");
+    } else {
+        log_debug("task %s held again: %s", t->id,
+                  t->error ? t->error : "no reason given");
+    }
+    task_reset(t);
+    t->held = 1;
+    t->defer_next = NULL;
+    *r->deferred_tail = t;
+    r->deferred_tail = &t->defer_next;
+    if (r->defer_ms == 0) {
+        r->defer_ms = DEFER_FIRST_MS;
+    }
+    if (!evtimer_pending(r->defer_timer, NULL)) {
+        arm_defer_timer(r, r->defer_ms);
+    }
+}
+
+static void on_defer_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct runner *r = arg;
+    struct minion_task *t = r->deferred, *next;
+
+    r->deferred = NULL;
+    r->deferred_tail = &r->deferred;
+    for (; t; t = next) {
+        next = t->defer_next;
+        t->held = 0;
+        t->defer_next = NULL;
+        start_task(r, t); /* may hold it again, at the new tail */
+    }
+    if (r->deferred) {
+        r->defer_ms = r->defer_ms * 2 > DEFER_MAX_MS ? DEFER_MAX_MS
+                                                     : r->defer_ms * 2;
+        arm_defer_timer(r, r->defer_ms);
+    } else if (r->defer_logged) {
+        log_info("tasks start again");
+        r->defer_logged = 0;
+        r->defer_ms = 0;
+    }
+}
+
+/* A stop: held tasks never started, so they are released, not killed. */
+static void release_deferred(struct runner *r)
+{
+    struct minion_task *t = r->deferred, *next;
+
+    r->deferred = NULL;
+    r->deferred_tail = &r->deferred;
+    for (; t; t = next) {
+        next = t->defer_next;
+        t->held = 0;
+        t->released = 1;
+        t->not_started = 1;
+        settle(r, t, MINION_RETRY);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -178,6 +282,13 @@ static void settle(struct runner *r, struct minion_task *t,
     }
     task_flush_output(t);
     verdict = decide(r, t, outcome, &status);
+    if (status == MINION_STATUS_RELEASED && !t->not_started) {
+        r->n_killed++; /* it ran and was cut short */
+    }
+    /* A dry run leaves every param where it was, for real minions. */
+    if (r->ctx->dry_run) {
+        verdict = MINION_VERDICT_RELEASE;
+    }
 
     /* The run itself is a step of the timeline. Most tasks have no other,
      * so it lives on the stack: no allocation per task. */
@@ -210,6 +321,10 @@ static void settle(struct runner *r, struct minion_task *t,
     log_outcome(r, t, status);
     unlink_task(r, t);
     task_free(t);
+    if (r->deferred && !(status == MINION_STATUS_RELEASED)) {
+        /* A task that ends gives back what the held ones lacked. */
+        retry_deferred_soon(r);
+    }
     schedule(r);
 }
 
@@ -228,6 +343,16 @@ void runner_task_done(struct runner *r, struct minion_task *t,
     t->running = 0;
     if (cb->plugin->callback.teardown) {
         cb->plugin->callback.teardown(cb, t, outcome);
+    }
+    if (outcome == MINION_DEFER && !t->released && !t->timed_out &&
+        r->phase == PHASE_RUNNING) {
+        defer_task(r, t);
+        return;
+    }
+    if (outcome == MINION_DEFER) {
+        /* Never started, and the minion is stopping: leave it unacked. */
+        t->released = 1;
+        t->not_started = 1;
     }
     settle(r, t, outcome);
 }
@@ -282,11 +407,14 @@ static void start_task(struct runner *r, struct minion_task *t)
         }
     }
     if (r->task_timeout) {
-        t->timer = evtimer_new(r->base, on_task_timeout, t);
+        if (!t->timer) {
+            t->timer = evtimer_new(r->base, on_task_timeout, t);
+        }
         if (t->timer) {
             evtimer_add(t->timer, r->task_timeout);
         }
     }
+    t->start = minion_now();
     t->running = 1;
     cb->plugin->callback.process(cb, t); /* may end (and free) t at once */
 }
@@ -417,9 +545,10 @@ static void on_force_limit(evutil_socket_t fd, short what, void *arg)
 
     /* The callback did not end its tasks: they stay unacked, and the
      * process exits without them. */
-    log_error("%u task%s did not stop within %ds; exiting without them",
+    log_error("%u task%s did not stop within %ds; exiting without them "
+              "(they stay unacked)",
               r->in_flight, r->in_flight == 1 ? "" : "s", FORCE_TIMEOUT_S);
-    r->exit_code = 1;
+    r->exit_code = r->exit_code > 1 ? r->exit_code : 1;
     event_base_loopbreak(r->base);
 }
 
@@ -430,6 +559,7 @@ static void force_stop(struct runner *r)
     struct minion_instance *cb = r->callback;
     struct minion_task *t, *next;
 
+    release_deferred(r);
     if (r->forced) {
         /* Asked again: cancel again (callbacks escalate to SIGKILL). */
         for (t = r->tasks; t; t = next) {
@@ -441,10 +571,16 @@ static void force_stop(struct runner *r)
         return;
     }
     r->forced = 1;
-    if (r->in_flight) {
-        r->exit_code = 1; /* work was cut short */
-        log_warn("stopping %u task%s in flight; they stay unacked",
-                 r->in_flight, r->in_flight == 1 ? "" : "s");
+    /* The exit status comes from how the tasks end: one that finishes
+     * now is acked as usual; one cut short stays unacked and makes it 1. */
+    if (r->in_flight && cb->plugin->callback.cancel) {
+        log_warn("stopping %u task%s in flight; unfinished ones stay "
+                 "unacked", r->in_flight, r->in_flight == 1 ? "" : "s");
+    } else if (r->in_flight) {
+        log_warn("%u task%s in flight cannot be interrupted (callback %s); "
+                 "waiting up to %ds for them to finish",
+                 r->in_flight, r->in_flight == 1 ? "" : "s",
+                 cb->plugin->name, FORCE_TIMEOUT_S);
     }
     for (t = r->tasks; t; t = t->next) {
         t->released = 1;
@@ -483,16 +619,19 @@ static void begin_stop(struct runner *r, int exit_code)
     }
     r->phase = PHASE_STOPPING;
     pause_engine(r);
+    release_deferred(r);
     schedule(r);
 }
 
-void runner_fail(struct runner *r)
+void runner_fail(struct runner *r, int exit_code)
 {
     if (r->phase == PHASE_CLOSING) {
-        r->exit_code = 1;
+        if (exit_code > r->exit_code) {
+            r->exit_code = exit_code;
+        }
         return;
     }
-    begin_stop(r, 1);
+    begin_stop(r, exit_code);
     force_stop(r);
 }
 
@@ -555,11 +694,13 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
          * of a task still running is left for others, not fetched again. */
         pause_engine(r);
         if (r->in_flight == 0) {
+            r->completed = 1;
             close_all(r);
         }
         return;
     }
     if (r->in_flight == 0 && r->engine_drained) {
+        r->completed = 1;
         close_all(r);
         return;
     }
@@ -605,7 +746,12 @@ struct runner *runner_new(struct event_base *base,
     r->pump = event_new(base, -1, 0, on_pump, r);
     r->sig_term = evsignal_new(base, SIGTERM, on_signal, r);
     r->sig_int = evsignal_new(base, SIGINT, on_signal, r);
-    if (!r->pump || !r->sig_term || !r->sig_int) {
+    r->sig_hup = evsignal_new(base, SIGHUP, on_signal, r);
+    r->defer_timer = evtimer_new(base, on_defer_timer, r);
+    r->deferred_tail = &r->deferred;
+    r->dead_exit = 4;
+    if (!r->pump || !r->sig_term || !r->sig_int || !r->sig_hup ||
+        !r->defer_timer) {
         runner_free(r);
         return NULL;
     }
@@ -634,6 +780,12 @@ void runner_free(struct runner *r)
     if (r->sig_int) {
         event_free(r->sig_int);
     }
+    if (r->sig_hup) {
+        event_free(r->sig_hup);
+    }
+    if (r->defer_timer) {
+        event_free(r->defer_timer);
+    }
     if (r->grace) {
         event_free(r->grace);
     }
@@ -650,10 +802,12 @@ int runner_run(struct runner *r)
 {
     evsignal_add(r->sig_term, NULL);
     evsignal_add(r->sig_int, NULL);
+    evsignal_add(r->sig_hup, NULL);
     schedule(r);
     event_base_dispatch(r->base);
     evsignal_del(r->sig_term);
     evsignal_del(r->sig_int);
+    evsignal_del(r->sig_hup);
     if (r->n_released) {
         log_info("done: %llu ok, %llu failed, %llu dead, %llu left unacked",
                  r->n_ok, r->n_failed, r->n_dead, r->n_released);
@@ -661,5 +815,16 @@ int runner_run(struct runner *r)
         log_info("done: %llu ok, %llu failed, %llu dead", r->n_ok,
                  r->n_failed, r->n_dead);
     }
+    if (r->exit_code == 0 && r->n_killed > 0) {
+        r->exit_code = 1; /* work was cut short */
+    }
+    if (r->exit_code == 0 && r->completed && r->n_dead > 0) {
+        r->exit_code = r->dead_exit;
+    }
     return r->exit_code;
+}
+
+void runner_set_dead_exit(struct runner *r, int code)
+{
+    r->dead_exit = code;
 }

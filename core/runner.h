@@ -23,14 +23,21 @@ struct runner *runner_new(struct event_base *base,
                           size_t n_reporters);
 void runner_free(struct runner *r);
 
+/* The exit status when the minion drained (or reached MINION_MAX_TASKS)
+ * and at least one param it handled ended dead (MINION_DEAD_EXIT, 4). */
+void runner_set_dead_exit(struct runner *r, int code);
+
 /* Run until drained, MINION_MAX_TASKS, a signal or a fatal error, and stop
- * every plugin. Returns the process exit status (0 or 1). */
+ * every plugin. Returns the process exit status: 0; the dead exit; 1 for a
+ * fatal error or tasks cut short; 2 for a configuration error found at run
+ * time. */
 int runner_run(struct runner *r);
 
 /* Loop thread only. */
 void runner_task_done(struct runner *r, struct minion_task *t,
                       enum minion_outcome outcome);
 void runner_on_stopped(struct runner *r, struct minion_instance *inst);
-void runner_fail(struct runner *r);
+/* Release what is in flight and exit with @exit_code (1 or 2). */
+void runner_fail(struct runner *r, int exit_code);
 
 #endif

@@ -15,8 +15,9 @@
 #include "runner.h"
 #include "task.h"
 
-/* A line longer than this goes out unfinished rather than growing
- * without bound. */
+/* A line longer than this is passed on in pieces of this size, each ended
+ * by a newline: memory stays bounded, and no piece is ever mixed with
+ * another task's output. The task's result keeps the bytes as they were. */
 #define ECHO_LINE_MAX (1024 * 1024)
 
 static pthread_t loop_thread;
@@ -128,6 +129,20 @@ void task_free(struct minion_task *t)
     free(t);
 }
 
+void task_reset(struct minion_task *t)
+{
+    for (size_t i = 0; i < t->n_actions; i++) {
+        free((char *)t->actions[i].name);
+    }
+    t->n_actions = 0;
+    free(t->error);
+    t->error = NULL;
+    t->exit_code = -1;
+    t->out.tail_len = 0;
+    t->out.echo_len = 0;
+    t->data = NULL;
+}
+
 static int grow(char **buf, size_t *cap, size_t need)
 {
     size_t c = *cap ? *cap : 256;
@@ -183,12 +198,20 @@ static void echo_lines(struct minion_output *o)
     if (n == 0 && o->echo_len < ECHO_LINE_MAX) {
         return;
     }
-    if (n == 0) {
-        n = o->echo_len;
+    if (n > 0) {
+        task_write_stdout(o->echo, n);
+    } else {
+        /* One piece of an overlong line, ended here so that the next
+         * write to stdout, maybe another task's, starts a line. */
+        n = ECHO_LINE_MAX;
+        task_write_stdout(o->echo, n);
+        task_write_stdout("\n", 1);
     }
-    task_write_stdout(o->echo, n);
     memmove(o->echo, o->echo + n, o->echo_len - n);
     o->echo_len -= n;
+    if (o->echo_len >= ECHO_LINE_MAX) {
+        echo_lines(o); /* one write brought more than a piece */
+    }
 }
 
 int minion_output_write(minion_output *o, const void *buf, size_t len)

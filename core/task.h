@@ -38,12 +38,19 @@ struct minion_task {
     unsigned timed_out : 1; /* the timeout fired: the run counts as failed */
     unsigned released : 1;  /* cancelled by shutdown: leave it unacked */
     unsigned running : 1;   /* process() called, done() not yet */
+    unsigned held : 1;      /* MINION_DEFER: waiting to be started again */
+    unsigned not_started : 1; /* released at a stop before it could start */
+    struct minion_task *defer_next; /* the runner's held queue */
     char buf[];             /* id and param, NUL-terminated */
 };
 
 /* Returns: new task holding copies of @p's id and data; NULL on ENOMEM. */
 struct minion_task *task_new(const struct minion_param *p, size_t result_bytes);
 void task_free(struct minion_task *task);
+
+/* Forget what a run that never started left (error, output, timeline), so
+ * the task can start again as new. */
+void task_reset(struct minion_task *task);
 
 /* The result: the last @limit bytes written. Borrows: valid until the task
  * is freed or written to. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "settings.h"
+#include "stdfds.h"
 #include "tools.h"
 
 static const char *program = "minion";
@@ -92,6 +93,7 @@ int tools_main(const char *name, int argc, char **argv,
     struct settings *cfg;
     int rc;
 
+    stdfds_ensure();
     tools_set_program(name);
     cfg = settings_new();
     if (cfg == NULL) {

@@ -43,6 +43,24 @@ static void invalid_json_names_the_byte(void **state)
     assert_int_equal(json("[1,2", 4, err), -22);
 }
 
+/* Valid JSON that nests too deep for the decoder says so, not "invalid". */
+static void deep_nesting_is_named(void **state)
+{
+    char text[4096], err[128];
+    size_t n = 0;
+
+    for (int i = 0; i < 1500; i++) {
+        text[n++] = '[';
+    }
+    for (int i = 0; i < 1500; i++) {
+        text[n++] = ']';
+    }
+    assert_int_equal(json(text, n, err), -22);
+    assert_non_null(strstr(err, "nested deeper than 1000"));
+    /* Brackets inside strings do not count. */
+    assert_int_equal(json("[\"[[[[\", 1, {\"a\": \"}\"}]", 23, err), 0);
+}
+
 static void nul_bytes_are_refused(void **state)
 {
     const char param[] = "{\"a\":1}\0junk";
@@ -69,6 +87,7 @@ int main(void)
         cmocka_unit_test(valid_json_passes),
         cmocka_unit_test(invalid_json_names_the_byte),
         cmocka_unit_test(nul_bytes_are_refused),
+        cmocka_unit_test(deep_nesting_is_named),
         cmocka_unit_test(identity_accepts_anything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

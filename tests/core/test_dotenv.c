@@ -39,6 +39,16 @@ static struct seen parse_ok(const char *text)
     return s;
 }
 
+/* A UTF-8 byte-order mark before the first line is not part of a key. */
+static void byte_order_mark(void **state)
+{
+    struct seen s = parse_ok("\xef\xbb\xbf" "A=1\nB=2\n");
+
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[0], "A");
+    assert_string_equal(s.values[0], "1");
+}
+
 static void plain_pairs_and_comments(void **state)
 {
     struct seen s = parse_ok("# a comment\n"
@@ -99,6 +109,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plain_pairs_and_comments),
+        cmocka_unit_test(byte_order_mark),
         cmocka_unit_test(export_and_quotes),
         cmocka_unit_test(errors_name_the_line),
     };

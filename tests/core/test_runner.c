@@ -3,7 +3,7 @@
  * real event base drive the real runner. The param says what the callback
  * does: "ok" (or any JSON array) and "fail" and "reject" end at once
  * (inside process()), "later" ends on a timer, "hang" ends only when
- * cancelled. */
+ * cancelled, "defer" cannot start (MINION_DEFER) its first two times. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +26,7 @@ static struct {
     unsigned credit, outstanding, delivered;
     int verdicts[MAX_PARAMS][8];
     unsigned n_verdicts[MAX_PARAMS];
-    unsigned running, max_running, cancels, processed, reports;
+    unsigned running, max_running, cancels, processed, reports, defers;
     char last_error[128];
     struct event_base *base;
 } w;
@@ -116,6 +116,13 @@ static void cb_process(struct minion_instance *inst, minion_task *task)
         end_task(task, MINION_RETRY);
     } else if (strcmp(param, "reject") == 0) {
         end_task(task, MINION_REJECT);
+    } else if (strcmp(param, "defer") == 0) {
+        if (w.defers++ < 2) {
+            minion_task_set_error(task, "pipe: Too many open files");
+            end_task(task, MINION_DEFER);
+        } else {
+            end_task(task, MINION_OK);
+        }
     } else if (strcmp(param, "later") == 0) {
         event_base_once(w.base, -1, EV_TIMEOUT, on_later, task, &ms);
     }
@@ -162,6 +169,8 @@ static struct minion_instance *instance(const struct minion_plugin *p,
     return inst;
 }
 
+static int dead_exit = 4;
+
 /* Run @n params through a minion with @ctx. Returns the exit status. */
 static int run(struct minion_context *ctx, const char **params, size_t n)
 {
@@ -183,6 +192,7 @@ static int run(struct minion_context *ctx, const char **params, size_t n)
     reporter = instance(&test_reporter, ctx);
     r = runner_new(w.base, ctx, engine, callback, &reporter, 1);
     assert_non_null(r);
+    runner_set_dead_exit(r, dead_exit);
     rc = runner_run(r);
     runner_free(r);
     free(engine);
@@ -227,7 +237,11 @@ static void retries_then_dead(void **state)
     struct minion_context ctx = {.concurrency = 2, .max_attempts = 3};
     const char *p[] = {"fail", "reject", "ok"};
 
+    /* Drained with dead params: 4, like xargs' 123; MINION_DEAD_EXIT. */
+    dead_exit = 0;
     assert_int_equal(run(&ctx, p, 3), 0);
+    dead_exit = 4;
+    assert_int_equal(run(&ctx, p, 3), 4);
     assert_int_equal(w.n_verdicts[0], 3);
     assert_int_equal(w.verdicts[0][0], MINION_VERDICT_RETRY);
     assert_int_equal(w.verdicts[0][1], MINION_VERDICT_RETRY);
@@ -245,7 +259,7 @@ static void timeout_cancels_and_fails(void **state)
                                  .timeout = 0.02};
     const char *p[] = {"hang", "ok"};
 
-    assert_int_equal(run(&ctx, p, 2), 0);
+    assert_int_equal(run(&ctx, p, 2), 4);
     assert_int_equal(w.cancels, 1);
     assert_int_equal(w.verdicts[0][0], MINION_VERDICT_DEAD);
     assert_string_equal(w.last_error, "timed out after 0.02s");
@@ -272,13 +286,15 @@ static void json_decoder_dead_letters_without_running(void **state)
                                  .decoder = MINION_DECODER_JSON};
     const char *p[] = {"not json", "[1]"};
 
-    assert_int_equal(run(&ctx, p, 2), 0);
+    assert_int_equal(run(&ctx, p, 2), 4);
     assert_int_equal(w.processed, 1); /* only the array reached process() */
     assert_int_equal(w.verdicts[0][0], MINION_VERDICT_DEAD);
     assert_non_null(strstr(w.last_error, "not valid JSON"));
 }
 
-static void dry_run_acks_without_running(void **state)
+/* A dry run settles nothing for good: every param stays for real
+ * minions. */
+static void dry_run_releases_without_running(void **state)
 {
     struct minion_context ctx = {.concurrency = 2, .max_attempts = 3,
                                  .dry_run = 1};
@@ -286,8 +302,24 @@ static void dry_run_acks_without_running(void **state)
 
     assert_int_equal(run(&ctx, p, 2), 0);
     assert_int_equal(w.processed, 0);
+    assert_int_equal(w.verdicts[0][0], MINION_VERDICT_RELEASE);
+    assert_int_equal(w.verdicts[1][0], MINION_VERDICT_RELEASE);
+}
+
+/* A task that cannot start for the minion's own reasons is held and
+ * started again: no verdict, no attempt, and it holds its slot. */
+static void deferred_task_is_not_an_attempt(void **state)
+{
+    struct minion_context ctx = {.concurrency = 1, .max_attempts = 1};
+    const char *p[] = {"defer", "ok"};
+
+    assert_int_equal(run(&ctx, p, 2), 0);
+    assert_int_equal(w.processed, 4); /* defer three times, then ok */
+    assert_int_equal(w.n_verdicts[0], 1);
     assert_int_equal(w.verdicts[0][0], MINION_VERDICT_ACK);
-    assert_int_equal(w.verdicts[1][0], MINION_VERDICT_ACK);
+    assert_int_equal(w.attempt[0], 1);
+    assert_int_equal(w.reports, 2);
+    assert_int_equal(w.max_running, 1);
 }
 
 int main(void)
@@ -299,7 +331,8 @@ int main(void)
         cmocka_unit_test(timeout_cancels_and_fails),
         cmocka_unit_test(max_tasks_stops_delivery),
         cmocka_unit_test(json_decoder_dead_letters_without_running),
-        cmocka_unit_test(dry_run_acks_without_running),
+        cmocka_unit_test(dry_run_releases_without_running),
+        cmocka_unit_test(deferred_task_is_not_an_attempt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,8 +81,8 @@ t_ok "dry run"
 
 # The JSON decoder dead-letters what does not parse and goes on.
 printf '{"a":1}\nnot json\n[1,2]\n' |
-    "$MINIONIZE" --set MINION_DECODER=json echo >out 2>err ||
-    t_fail "json decoder run failed"
+    "$MINIONIZE" --set MINION_DECODER=json echo >out 2>err
+[ $? -eq 4 ] || t_fail "json decoder run: a dead param is exit 4"
 [ "$(wc -l <out)" -eq 2 ] || t_fail "json decoder: $(cat out)"
 grep -q "task 2 dead after 1 attempt: param is not valid JSON" err ||
     t_fail "bad JSON not dead-lettered: $(cat err)"

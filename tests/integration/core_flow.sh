@@ -11,15 +11,18 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -lt 3000 ] || t_fail "-j4 did not run in parallel (${ms} ms)"
 t_ok "-j4 runs in parallel (${ms} ms)"
 
-# A failing program runs MINION_MAX_ATTEMPTS times, then is dead; exit 0.
+# A failing program runs MINION_MAX_ATTEMPTS times, then is dead.
 cat >fail.sh <<'SH'
 #!/bin/sh
 echo "$MINION_PARAM $MINION_ATTEMPT" >>runs
 [ "$1" = good ]
 SH
 chmod +x fail.sh
-printf 'bad\ngood\n' | MINION_MAX_ATTEMPTS=4 "$MINIONIZE" ./fail.sh 2>err ||
-    t_fail "exit status with a dead param should be 0"
+# Like xargs' 123: a dead param makes the exit status 4, so that
+# `seq 10 | minionize ./a.out && echo all good` does not say all good.
+printf 'bad\ngood\n' | MINION_MAX_ATTEMPTS=4 "$MINIONIZE" ./fail.sh 2>err
+rc=$?
+[ "$rc" -eq 4 ] || t_fail "exit status with a dead param should be 4, not $rc"
 [ "$(grep -c '^bad ' runs)" -eq 4 ] || t_fail "bad ran $(grep -c '^bad ' runs) times"
 [ "$(grep -c '^good ' runs)" -eq 1 ] || t_fail "good ran more than once"
 grep -q '^bad 4$' runs || t_fail "attempt numbers: $(cat runs)"
@@ -31,8 +34,8 @@ t_ok "retries then dead"
 
 # MINION_TIMEOUT stops a task and counts it failed.
 start=$(date +%s%N)
-echo 30 | MINION_TIMEOUT=0.5 MINION_MAX_ATTEMPTS=1 "$MINIONIZE" sleep 2>err ||
-    t_fail "timeout run"
+echo 30 | MINION_TIMEOUT=0.5 MINION_MAX_ATTEMPTS=1 "$MINIONIZE" sleep 2>err
+[ $? -eq 4 ] || t_fail "timeout run: dead is exit 4"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -lt 5000 ] || t_fail "timeout took ${ms} ms"
 grep -q "timed out after 0.5s" err || t_fail "timeout error: $(cat err)"

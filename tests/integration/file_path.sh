@@ -35,7 +35,8 @@ printf 'good\nbad\nfine\n' >in
 MINION_MAX_ATTEMPTS=3 timeout 30 "$MINIONIZE" -a in sh -c \
     'echo "$1 $MINION_ATTEMPT"; [ "$1" != bad ]' sh >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "retry run exited $rc"; }
+# Drained with a dead param: exit status 4 (contract v2).
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "retry run exited $rc"; }
 [ "$(grep -c '^bad ' out)" -eq 3 ] || t_fail "bad ran $(grep -c '^bad ' out) times"
 grep -qx 'bad 3' out || t_fail "no third attempt"
 [ "$(grep -c '^good 1$' out)" -eq 1 ] || t_fail "good ran twice"

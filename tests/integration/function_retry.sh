@@ -13,7 +13,7 @@ printf '%s\n' fail-one reject-me hello weird >params
 MINION_MAX_ATTEMPTS=3 timeout 20 "$MINIONIZE" -c function -j2 -r stdout \
     <params >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize exited $rc"; }
 for a in 1 2 3; do
     grep -qx "fail-one failing attempt=$a" out ||
         { cat out >&2; t_fail "fail-one attempt $a did not run"; }
@@ -36,8 +36,8 @@ t_ok "retry, reject and odd return values"
 # No cancel for a thread: the timed-out task is failed once it returns.
 start=$(date +%s%N)
 echo sleep:1000 | MINION_TIMEOUT=0.2 MINION_MAX_ATTEMPTS=1 timeout 20 \
-    "$MINIONIZE" -c function -r stdout >out 2>err ||
-    { cat err >&2; t_fail "timeout run"; }
+    "$MINIONIZE" -c function -r stdout >out 2>err
+[ $? -eq 4 ] || { cat err >&2; t_fail "timeout run: dead is exit 4"; }
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -ge 900 ] || t_fail "the function cannot have finished (${ms} ms)"
 grep -qE '^dead 1 attempt=1 [0-9.]+s: timed out after 0.2s$' out ||
@@ -62,3 +62,26 @@ rc=$?
 grep -qx "slept 1000" out && grep -qE '^ok 1 attempt=1 ' out ||
     { cat out err >&2; t_fail "the running function was not let finish"; }
 t_ok "SIGTERM lets the running function finish"
+
+# Grace over while the function runs: a function cannot be interrupted, so
+# the log says it waits; the function finishes and is acked, and that is a
+# clean stop (exit 0), not "left unacked" (exit 1).
+rm -f mark
+mkfifo feed2
+MINION_GRACE=0.2 "$MINIONIZE" -c function -r stdout <feed2 >out 2>err &
+pid=$!
+t_track $pid
+exec 3>feed2
+echo mark-sleep:1000 >&3
+t_wait_until 10 test -e mark || t_fail "grace: the function did not start"
+kill -TERM $pid
+exec 3>&-
+t_wait_until 20 sh -c "! kill -0 $pid" || t_fail "grace: the minion did not stop"
+wait $pid
+rc=$?
+[ "$rc" -eq 0 ] || { cat err >&2; t_fail "grace over, function finished: exit $rc"; }
+grep -q "cannot be interrupted (callback function); waiting up to" err ||
+    t_fail "grace: the log does not say what happens: $(cat err)"
+grep -q "they stay unacked" err && t_fail "grace: the log says unacked: $(cat err)"
+grep -qE '^ok 1 attempt=1 ' out || t_fail "grace: the function's task not acked"
+t_ok "grace over: the function finishes, is acked, exit 0"

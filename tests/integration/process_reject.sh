@@ -10,7 +10,7 @@ printf 'one\nnul\000byte\ntwo\n' >in
 MINION_MAX_ATTEMPTS=3 REPORTER_JSON_DIRECTORY=rep timeout 20 "$MINIONIZE" \
     -r json sh -c 'echo "ran $1" >>runs; echo "$1"' sh <in >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize exited $rc"; }
 printf 'one\ntwo\n' >want
 cmp -s want out || { diff want out >&2; t_fail "good params output"; }
 [ "$(wc -l <runs)" -eq 2 ] || t_fail "a NUL param must not run"
@@ -27,7 +27,7 @@ printf '%s\n' '["a", "b"]' '{oops' '"c\u0000d"' '"e"' >in
 MINION_DECODER=json MINION_MAX_ATTEMPTS=3 REPORTER_JSON_DIRECTORY=rep \
     timeout 20 "$MINIONIZE" -r json printf '%s\n' <in >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize json exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize json exited $rc"; }
 printf 'a\nb\ne\n' >want
 cmp -s want out || { diff want out >&2; t_fail "json params output"; }
 [ "$(grep -c '"status":"dead"' rep/*.jsonl)" -eq 2 ] ||

@@ -11,7 +11,7 @@ MINION_MAX_ATTEMPTS=3 REPORTER_JSON_DIRECTORY=rep timeout 20 "$MINIONIZE" \
     -r json sh -c 'echo "$1" >>runs; [ "$1" = good ] || exit 3' sh <in \
     >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize exited $rc"; }
 [ "$(grep -cx bad runs)" -eq 3 ] ||
     { cat runs >&2; t_fail "bad ran $(grep -cx bad runs) times, not 3"; }
 [ "$(grep -cx good runs)" -eq 1 ] || t_fail "good ran more than once"
@@ -31,7 +31,7 @@ echo x >in
 MINION_MAX_ATTEMPTS=2 REPORTER_JSON_DIRECTORY=rep timeout 20 "$MINIONIZE" \
     -r json false <in >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize false exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize false exited $rc"; }
 [ "$(grep -c '"exit_code":1,' rep/*.jsonl)" -eq 2 ] ||
     { cat rep/*.jsonl >&2; t_fail "false must run twice with exit code 1"; }
 t_ok "false tried MINION_MAX_ATTEMPTS times"
@@ -40,7 +40,7 @@ rm -f rep/*
 MINION_MAX_ATTEMPTS=1 REPORTER_JSON_DIRECTORY=rep timeout 20 "$MINIONIZE" \
     -r json sh -c 'kill -SEGV $$' <in >out 2>err
 rc=$?
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize kill exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize kill exited $rc"; }
 grep -q '"exit_code":139,"error":"killed by signal SIGSEGV"' rep/*.jsonl ||
     { cat rep/*.jsonl >&2; t_fail "signal death report"; }
 t_ok "a signal death is exit code 128+N, killed by signal SIGxxx"

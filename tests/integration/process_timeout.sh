@@ -27,7 +27,7 @@ MINION_TIMEOUT=1 MINION_MAX_ATTEMPTS=1 REPORTER_JSON_DIRECTORY=rep \
     timeout 30 "$MINIONIZE" -j2 -r json ./slow.sh <in >out 2>err
 rc=$?
 elapsed=$(($(date +%s) - start))
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize exited $rc"; }
 [ "$elapsed" -le 8 ] || t_fail "took ${elapsed}s for two 1s timeouts"
 for p in a b; do
     [ -s "grandchild.$p" ] || t_fail "task $p did not start its sleep"
@@ -52,7 +52,7 @@ MINION_TIMEOUT=1 MINION_KILL_AFTER=1 MINION_MAX_ATTEMPTS=1 \
     sh -c 'trap "" TERM; sleep 30' <in >out 2>err
 rc=$?
 elapsed=$(($(date +%s) - start))
-[ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize exited $rc"; }
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "minionize exited $rc"; }
 [ "$elapsed" -le 8 ] || t_fail "SIGKILL took ${elapsed}s"
 grep -q '"status":"dead"' rep/*.jsonl || t_fail "killed task not failed"
 grep -q '"exit_code":137' rep/*.jsonl ||

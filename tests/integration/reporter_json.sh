@@ -20,7 +20,8 @@ printf 'truncated \342\202\n' >>params
 MINION_ID=m1 REPORTER_JSON_DIRECTORY=reports/a/b MINION_MAX_ATTEMPTS=3 \
     timeout 20 "$MINIONIZE" -r json \
     sh -c 'case "$1" in bad*) exit 4;; esac; printf "%s" "$1"' sh \
-    <params >out 2>err || { cat err >&2; t_fail "minionize failed"; }
+    <params >out 2>err
+[ $? -eq 4 ] || { cat err >&2; t_fail "minionize: a dead param is exit 4"; }
 file=reports/a/b/m1.jsonl
 [ -f "$file" ] || t_fail "no $file: $(find reports)"
 "$CHECK" "$file" || { cat "$file" >&2; t_fail "invalid report lines"; }

@@ -9,7 +9,8 @@ REPORT='^(ok|failed|dead|released) [^ ]+ attempt=[0-9]+ [0-9]+\.[0-9]{3}s( exit=
 
 printf '%s\n' good bad | MINION_MAX_ATTEMPTS=2 timeout 20 "$MINIONIZE" \
     -r stdout sh -c 'echo "out $1"; [ "$1" = good ] || exit 3' sh \
-    >out 2>err || { cat err >&2; t_fail "minionize failed"; }
+    >out 2>err
+[ $? -eq 4 ] || { cat err >&2; t_fail "minionize: a dead param is exit 4"; }
 grep -qE '^ok 1 attempt=1 [0-9]+\.[0-9]{3}s$' out ||
     { cat out >&2; t_fail "no ok line for good"; }
 grep -qE '^failed 2 attempt=1 [0-9]+\.[0-9]{3}s exit=3: exit status 3$' out ||
@@ -28,8 +29,8 @@ t_ok "ok, failed and dead lines with exit codes and errors"
 TESTFN="$top_builddir/tests/plugins/.libs/testfn.so"
 if [ -f "$TESTFN" ]; then
     echo weird | MINION_FUNCTION="$TESTFN" MINION_MAX_ATTEMPTS=1 timeout 20 \
-        "$MINIONIZE" -c function -r stdout >out 2>err ||
-        { cat err >&2; t_fail "function run"; }
+        "$MINIONIZE" -c function -r stdout >out 2>err
+    [ $? -eq 4 ] || { cat err >&2; t_fail "function run: dead is exit 4"; }
     grep -qE '^dead 1 attempt=1 [0-9]+\.[0-9]{3}s: function returned 42$' \
         out || { cat out >&2; t_fail "function report line"; }
     t_ok "no exit code for a function"

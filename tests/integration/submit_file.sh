@@ -98,11 +98,16 @@ printf '%s\n' '{"a":2}' '' '{"a":' '3' | "$SUBMIT" --json -f j.txt 2>err
 rc=$?
 [ "$rc" -eq 2 ] || t_fail "--json bad: exit $rc"
 one_line err
-grep -q '^minion-submit: line 3: not JSON: {"a":' err ||
+grep -q '^minion-submit: line 3: param is not valid JSON (at byte 6): {"a":' err ||
     t_fail "--json message: $(cat err)"
 cmp -s before j.txt || t_fail "--json rejection wrote something"
 t_expect_exit 2 "$SUBMIT" --json -f new.txt '{}' '{} x' 2>err
-grep -q 'argument 2: not JSON' err || t_fail "--json argument: $(cat err)"
+grep -q 'argument 2: param is not valid JSON' err ||
+    t_fail "--json argument: $(cat err)"
+python3 -c 'print("[" * 2000 + "]" * 2000)' >deep.jsonl
+t_expect_exit 2 "$SUBMIT" --json -f deep.txt <deep.jsonl 2>err
+grep -q 'line 1: param is JSON nested deeper than 1000 levels' err ||
+    t_fail "--json deep JSON: $(cat err)"
 [ -e new.txt ] && t_fail "--json rejection created the file"
 t_ok "--json: the first bad param is named, nothing submitted"
 

@@ -61,6 +61,10 @@ enum minion_outcome {
     MINION_OK = 0,     /* done: the param is acked */
     MINION_RETRY = 1,  /* failed: counts an attempt; dead after max attempts */
     MINION_REJECT = 2, /* failed for good: dead-letter now */
+    MINION_DEFER = 3,  /* could not start for the minion's own reasons (no
+                          descriptors, memory or processes left): not an
+                          attempt; the core holds the param and runs it
+                          again later, with backoff. Callbacks only. */
 };
 
 /* What the core asks an engine to do with a param it delivered. */
@@ -136,7 +140,8 @@ struct minion_context {
     double timeout;         /* MINION_TIMEOUT seconds; 0: none */
     double grace;           /* MINION_GRACE seconds after SIGTERM */
     int decoder;            /* enum minion_decoder */
-    int dry_run;            /* DRY: print, ack, run nothing */
+    int dry_run;            /* DRY: print, run and ack nothing (every param
+                               is settled MINION_VERDICT_RELEASE) */
     int exit_when_empty;    /* MINION_EXIT_WHEN_EMPTY / --drain */
     long long max_tasks;    /* MINION_MAX_TASKS; 0: no limit */
     size_t result_bytes;    /* MINION_RESULT_BYTES: result tail kept */
@@ -331,6 +336,11 @@ void minion_instance_stopped(struct minion_instance *inst);
 /* A fatal runtime error: the minion releases what is in flight and exits 1. */
 void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
     MINION_PRINTF(2, 3);
+/* A configuration error found only at run time (the program's arguments can
+ * never be built, whatever the param): logged as one line, what is in flight
+ * is released, and the minion exits 2, as for a bad setting at start-up. */
+void minion_instance_fail_config(struct minion_instance *inst,
+                                 const char *fmt, ...) MINION_PRINTF(2, 3);
 
 /* "ok", "failed", "dead" or "released": the names reports use. Any thread. */
 const char *minion_status_name(enum minion_status status);
