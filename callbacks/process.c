@@ -2,18 +2,33 @@
 /*
  * callbacks/process.c: run `PROGRAM ARGS...` once per param, with no shell.
  *
- * Each task is one child made with posix_spawn (vfork-like, so the cost per
- * task stays close to xargs): its own process group, signals back to their
- * defaults, stdin from /dev/null, stdout into a pipe read on the loop, stderr
- * inherited. Children are reaped through one SIGCHLD event and
- * waitpid(pid, WNOHANG) on each child we own: other code in the process may
- * have children of its own, so never waitpid(-1).
+ * Each task is one child made with fork and execve, like xargs: its own
+ * process group, signals back to their defaults, stdin from /dev/null,
+ * stdout into a pipe read on the loop, stderr inherited. Children are reaped
+ * through one SIGCHLD event and waitpid(pid, WNOHANG) on each child we own:
+ * other code in the process may have children of its own, so never
+ * waitpid(-1).
+ *
+ * A task's processes never outlive the minion: the child asks for SIGKILL
+ * when the minion dies (PR_SET_PDEATHSIG, set between fork and exec, which
+ * posix_spawn cannot do), and the guard (plugins/guard.h) kills the whole
+ * group, grandchildren too, when the minion is gone.
+ *
+ * A param too large for the environment (Linux takes at most 128 KiB per
+ * string) reaches the child as a file instead: MINION_PARAM_FILE names it
+ * (/dev/fd/3, an unlinked temporary file that disappears with the task).
+ *
+ * Failures to start a task that are the minion's, not the param's (no
+ * descriptor, memory or process left), end the task with MINION_DEFER: the
+ * core holds it and tries again later, and no attempt is counted.
  *
  * Outcomes: exit 0 is MINION_OK; exit N is MINION_RETRY with exit code N;
  * death by a signal is MINION_RETRY with exit code 128 + the signal number,
  * as shells (and docker) report it; a cancelled task (timeout, shutdown) is
  * MINION_RETRY whatever its exit; a param that cannot make an argument list
- * is MINION_REJECT.
+ * is MINION_REJECT. When the first params all fail to fill a placeholder
+ * the same way, the arguments are wrong, not the params: the minion stops
+ * with exit 2 and those params stay in the queue.
  *
  * Without PROGRAM the callback runs `echo`, like xargs.
  */
@@ -26,9 +41,12 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -38,6 +56,7 @@
 #include <minionize/plugin.h>
 
 #include "argv.h"
+#include "guard.h"
 
 extern char **environ;
 
@@ -46,6 +65,23 @@ extern char **environ;
  * still writes, and must not keep the loop). */
 #define READ_CHUNK 65536
 #define DRAIN_MAX (1024 * 1024 + READ_CHUNK)
+
+/* Linux's limit on one argument or environment string, NUL included. */
+#define ARG_STRING_MAX (128 * 1024)
+/* Where a large param's file is in the child, and its variable. */
+#define PARAM_FD 3
+#define PARAM_FILE_VAR "MINION_PARAM_FILE=/dev/fd/3"
+
+/* Descriptors the minion needs besides one per task: its own, a reporter's
+ * files, the engine's connections, the two pipes of a spawn in progress. */
+#define FD_RESERVE 16
+
+/* Params that fail to fill a placeholder before any param has: at most
+ * this many are held back (never more than -j) before the minion decides
+ * the arguments are wrong; fewer are let go as the params' fault after
+ * HELD_WAIT_S without a verdict. */
+#define HELD_MAX 3
+#define HELD_WAIT_S 1
 
 struct process_conf {
     double kill_after; /* seconds from SIGTERM to SIGKILL on cancel */
@@ -79,10 +115,9 @@ struct process {
     const struct minion_context *ctx;
     struct argv_template *tpl;
     char *path;  /* PROGRAM as found at start */
+    const char *program; /* PROGRAM as given */
     int json;    /* the json decoder is on */
     int devnull; /* the children's stdin */
-    posix_spawnattr_t attr;
-    int attr_ok;
     /* The children's environment: ours minus the four MINION_ names below,
      * then MINION_ID, then three slots rewritten per task, then NULL. */
     char **env;
@@ -91,6 +126,16 @@ struct process {
     size_t task_vars_cap;
     struct event *ev_chld;
     struct child *children; /* running, not yet reaped */
+    struct guard *guard;
+    int guard_lost; /* warned once that groups are unguarded */
+    sigset_t all_signals;
+
+    /* Arguments that no param has filled yet: see HELD_MAX. */
+    int built_once;
+    minion_task *held[HELD_MAX];
+    unsigned n_held, held_limit;
+    char held_error[512];
+    struct event *ev_held;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -198,7 +243,8 @@ static char *find_program(const char *name, int *not_exec)
 static int env_reserved(const char *entry)
 {
     static const char *const names[] = {
-        "MINION_PARAM=", "MINION_TASK_ID=", "MINION_ATTEMPT=", "MINION_ID="};
+        "MINION_PARAM=", "MINION_PARAM_FILE=", "MINION_TASK_ID=",
+        "MINION_ATTEMPT=", "MINION_ID="};
 
     if (strncmp(entry, "MINION_", 7) != 0) {
         return 0;
@@ -254,21 +300,31 @@ static void env_free(struct process *p)
     p->task_vars = NULL;
 }
 
+/* Does the param fit in one environment string? Else it goes in a file. */
+static int param_fits_env(size_t len)
+{
+    return sizeof("MINION_PARAM=") + len <= ARG_STRING_MAX;
+}
+
 /* Point the three task slots at this task's values. The strings are reused
- * by the next task: posix_spawn returns once the child has exec'd. */
+ * by the next task: the spawn returns once the child has exec'd. */
 static int env_set_task(struct process *p, minion_task *task)
 {
     size_t len, need;
     const char *param = minion_task_param(task, &len);
     const char *id = minion_task_id(task);
+    int in_file = !param_fits_env(len);
     char attempt[16];
     char *s;
 
     if (id == NULL) {
         id = "";
     }
+    if (in_file) {
+        len = 0; /* the slot holds PARAM_FILE_VAR instead */
+    }
     snprintf(attempt, sizeof(attempt), "%u", minion_task_attempt(task));
-    need = sizeof("MINION_PARAM=") + len + sizeof("MINION_TASK_ID=") +
+    need = sizeof(PARAM_FILE_VAR) + len + sizeof("MINION_TASK_ID=") +
            strlen(id) + sizeof("MINION_ATTEMPT=") + strlen(attempt);
     if (need > p->task_vars_cap) {
         s = realloc(p->task_vars, need);
@@ -280,10 +336,15 @@ static int env_set_task(struct process *p, minion_task *task)
     }
     s = p->task_vars;
     p->env[p->n_env] = s;
-    memcpy(s, "MINION_PARAM=", 13);
-    memcpy(s + 13, param, len);
-    s[13 + len] = '\0';
-    s += 14 + len;
+    if (in_file) {
+        memcpy(s, PARAM_FILE_VAR, sizeof(PARAM_FILE_VAR));
+        s += sizeof(PARAM_FILE_VAR);
+    } else {
+        memcpy(s, "MINION_PARAM=", 13);
+        memcpy(s + 13, param, len);
+        s[13 + len] = '\0';
+        s += 14 + len;
+    }
     p->env[p->n_env + 1] = s;
     s += sprintf(s, "MINION_TASK_ID=%s", id) + 1;
     p->env[p->n_env + 2] = s;
@@ -442,6 +503,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
         if (r < 0) {
             c->status = -1; /* ECHILD: someone else reaped it */
         }
+        guard_forget(p->guard, c->pid);
         child_unlink(c);
         c->next = reaped;
         reaped = c;
@@ -485,51 +547,290 @@ static void fail_task(minion_task *task, enum minion_outcome outcome,
     minion_task_done(task, outcome);
 }
 
-/* The argument vector for @task, or a failed task. Returns: new vector;
- * caller frees with free(). NULL when the task was already ended. */
-static char **task_argv(struct process *p, minion_task *task,
-                        enum minion_outcome *bad, char *err, size_t errsz)
+/* Is @err the minion's trouble (no descriptor, memory or process left)
+ * rather than the param's? Then the task waits and is not charged. */
+static int is_resource_error(int err)
 {
-    size_t len;
-    const char *param = minion_task_param(task, &len);
-    char **argv;
-    int rc = argv_build(p->tpl, p->json, param, len, &argv, err, errsz);
-
-    if (rc == 0) {
-        return argv;
-    }
-    /* A param that cannot make arguments will never make them. */
-    *bad = rc == -EINVAL ? MINION_REJECT : MINION_RETRY;
-    return NULL;
+    return err == EMFILE || err == ENFILE || err == ENOMEM ||
+           err == EAGAIN || err == ENOSPC || err == ENOBUFS;
 }
+
+/* The outcome of a task that could not start because of @err. */
+static enum minion_outcome start_failure(int err)
+{
+    if (is_resource_error(err)) {
+        return MINION_DEFER;
+    }
+    return err == E2BIG ? MINION_REJECT : MINION_RETRY;
+}
+
+/* A param too large for the environment, as an unlinked temporary file.
+ * Returns: the descriptor (read from the start), or -errno. */
+static int param_file(const char *param, size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int fd;
+
+    if (dir == NULL || *dir == '\0') {
+        dir = "/tmp";
+    }
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EMFILE && errno != ENFILE && errno != ENOSPC) {
+        /* A file system without O_TMPFILE: make one and unlink it now. */
+        snprintf(path, sizeof(path), "%s/minionize-param-XXXXXX", dir);
+        fd = mkostemp(path, O_CLOEXEC);
+        if (fd >= 0) {
+            unlink(path);
+        }
+    }
+    if (fd < 0) {
+        return -errno;
+    }
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(fd, param + done, len - done);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return -err;
+        }
+        done += (size_t)n;
+    }
+    if (lseek(fd, 0, SEEK_SET) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+/* In the child, between fork and exec: system calls only. Never returns. */
+static void exec_child(const struct process *p, char **argv, int out_fd,
+                       int param_fd, int err_fd, pid_t parent)
+{
+    static const int defaults[] = {SIGCHLD, SIGPIPE, SIGTERM, SIGINT,
+                                   SIGHUP,  SIGQUIT, SIGUSR1, SIGUSR2,
+                                   SIGALRM};
+    struct sigaction sa;
+    sigset_t none;
+    int err;
+
+    /* The loop's handlers would write into its wake-up socket, which the
+     * child shares: back to the defaults before any signal is let in. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
+        sigaction(defaults[i], &sa, NULL);
+    }
+    /* Own group: a timeout kills the program and everything it started. */
+    setpgid(0, 0);
+    /* Die with the minion, even by SIGKILL; the guard kills the rest of
+     * the group. If the minion died before this, nobody would ask. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) {
+        _exit(127);
+    }
+    /* Every descriptor here is 3 or more (the minion made sure 0 to 2 are
+     * open), so only the error pipe can be in the param file's way. */
+    if (param_fd >= 0 && param_fd != PARAM_FD && err_fd == PARAM_FD) {
+        err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, PARAM_FD + 1);
+    }
+    if (dup2(p->devnull, STDIN_FILENO) < 0 ||
+        dup2(out_fd, STDOUT_FILENO) < 0) {
+        goto fail;
+    }
+    if (param_fd == PARAM_FD) {
+        fcntl(PARAM_FD, F_SETFD, 0); /* keep it across exec */
+    } else if (param_fd >= 0 && dup2(param_fd, PARAM_FD) < 0) {
+        goto fail;
+    }
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(p->path, argv, p->env);
+fail:
+    err = errno;
+    if (write(err_fd, &err, sizeof(err)) < 0) {
+        /* nothing left to tell it with */
+    }
+    _exit(127);
+}
+
+/* Start the program for one task. Returns: the child's pid, or -errno
+ * (the errno of pipe, fork or the child's execve). */
+static pid_t spawn(struct process *p, char **argv, int out_fd, int param_fd)
+{
+    sigset_t old;
+    int errpipe[2];
+    pid_t parent = getpid(), pid;
+    int err = 0;
+    ssize_t n;
+
+    /* The child tells why execve failed through this pipe; a successful
+     * execve closes it, and the read below sees the end of file. */
+    if (pipe2(errpipe, O_CLOEXEC) < 0) {
+        return -errno;
+    }
+    pthread_sigmask(SIG_BLOCK, &p->all_signals, &old);
+    pid = fork();
+    if (pid == 0) {
+        close(errpipe[0]);
+        exec_child(p, argv, out_fd, param_fd, errpipe[1], parent);
+    }
+    err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(errpipe[1]);
+    if (pid < 0) {
+        close(errpipe[0]);
+        return -err;
+    }
+    /* Also here, so the group exists before anyone may signal it. */
+    setpgid(pid, pid);
+    do {
+        n = read(errpipe[0], &err, sizeof(err));
+    } while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n == (ssize_t)sizeof(err)) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return -err;
+    }
+    return pid;
+}
+
+/* The longest string in @argv is over exec's limit for one string. */
+static int too_long_arg(char *const *argv, size_t *len)
+{
+    for (; *argv != NULL; argv++) {
+        *len = strlen(*argv);
+        if (*len + 1 > ARG_STRING_MAX) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Arguments that no param has filled yet                                    */
+
+/* End the held tasks as their params' fault (REJECT): a param did fill
+ * the arguments since, or none came to say otherwise. */
+static void held_reject_all(struct process *p)
+{
+    while (p->n_held > 0) {
+        minion_task *task = p->held[--p->n_held];
+        minion_task_done(task, MINION_REJECT);
+    }
+    if (p->ev_held != NULL) {
+        evtimer_del(p->ev_held);
+    }
+}
+
+static void on_held_wait(evutil_socket_t fd, short what, void *arg)
+{
+    held_reject_all(arg);
+}
+
+static int held_remove(struct process *p, minion_task *task)
+{
+    for (unsigned i = 0; i < p->n_held; i++) {
+        if (p->held[i] == task) {
+            p->held[i] = p->held[--p->n_held];
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* @task could not fill a placeholder, and no param has yet. Hold it until
+ * the next params say whose fault it is. */
+static void held_add(struct process *p, minion_task *task, const char *err)
+{
+    struct timeval wait = {HELD_WAIT_S, 0};
+
+    if (p->n_held > 0 && strcmp(err, p->held_error) != 0) {
+        held_reject_all(p); /* failing in different ways: the params */
+    }
+    if (p->n_held == 0) {
+        snprintf(p->held_error, sizeof(p->held_error), "%s", err);
+    }
+    minion_task_set_error(task, "%s", err);
+    p->held[p->n_held++] = task;
+    if (p->n_held >= p->held_limit) {
+        /* The stop releases every task in flight, the held ones through
+         * process_cancel(): none is dead-lettered. */
+        minion_instance_fail_config(
+            p->inst,
+            "the first %u param%s all fail to fill the arguments of %s: %s; "
+            "stopping with nothing dead-lettered",
+            p->n_held, p->n_held == 1 ? "" : "s", p->program, p->held_error);
+        return;
+    }
+    if (p->ev_held != NULL && !evtimer_pending(p->ev_held, NULL)) {
+        evtimer_add(p->ev_held, &wait);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running a task                                                            */
 
 static void process_run(struct minion_instance *inst, minion_task *task)
 {
     struct process *p = minion_instance_data(inst);
-    enum minion_outcome bad = MINION_RETRY;
-    posix_spawn_file_actions_t fa;
     struct child *c = NULL;
     char err[512];
-    char **argv;
+    char **argv = NULL;
+    size_t len, arglen;
+    const char *param = minion_task_param(task, &len);
     int fds[2] = {-1, -1};
+    int param_fd = -1;
     pid_t pid;
     int rc;
 
-    argv = task_argv(p, task, &bad, err, sizeof(err));
-    if (argv == NULL) {
-        fail_task(task, bad, "%s", err);
+    rc = argv_build(p->tpl, p->json, param, len, &argv, err, sizeof(err));
+    if (rc == -ENOENT && !p->built_once) {
+        held_add(p, task, err);
+        return;
+    }
+    if (rc < 0) {
+        fail_task(task, rc == -ENOMEM ? MINION_DEFER : MINION_REJECT, "%s",
+                  err);
+        return;
+    }
+    if (!p->built_once) {
+        p->built_once = 1;
+        held_reject_all(p);
+    }
+    if (too_long_arg(argv, &arglen)) {
+        free(argv);
+        fail_task(task, MINION_REJECT,
+                  "an argument of %zu bytes is over exec's limit of %d per "
+                  "argument; a task can read a large param from "
+                  "$MINION_PARAM or $MINION_PARAM_FILE instead of {}",
+                  arglen, ARG_STRING_MAX - 1);
         return;
     }
     if (env_set_task(p, task) < 0) {
         free(argv);
-        fail_task(task, MINION_RETRY, "out of memory");
+        fail_task(task, MINION_DEFER, "out of memory");
         return;
+    }
+    if (!param_fits_env(len) && (param_fd = param_file(param, len)) < 0) {
+        rc = -param_fd;
+        free(argv);
+        fail_task(task, start_failure(rc), "param file: %s", strerror(rc));
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rc = ENOMEM;
+        goto fail;
     }
     if (pipe2(fds, O_CLOEXEC) < 0) {
         rc = errno;
-        free(argv);
-        fail_task(task, MINION_RETRY, "pipe: %s", strerror(rc));
-        return;
+        goto fail;
     }
     /* Only our end is non-blocking: the child's stdout keeps blocking
      * writes, as programs expect. */
@@ -537,39 +838,23 @@ static void process_run(struct minion_instance *inst, minion_task *task)
         rc = errno;
         goto fail;
     }
-    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+    pid = spawn(p, argv, fds[1], param_fd);
+    if (pid < 0) {
+        rc = (int)-pid;
         goto fail;
     }
-    rc = posix_spawn_file_actions_adddup2(&fa, p->devnull, STDIN_FILENO);
-    if (rc == 0) {
-        rc = posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    }
-    if (rc == 0) {
-        rc = posix_spawn(&pid, p->path, &fa, &p->attr, argv, p->env);
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        close(fds[0]);
-        close(fds[1]);
-        free(argv);
-        fail_task(task, rc == E2BIG ? MINION_REJECT : MINION_RETRY,
-                  "spawn %s: %s", p->path, strerror(rc));
-        return;
-    }
     close(fds[1]);
-    fds[1] = -1;
-    free(argv);
-
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
-        /* The child runs but cannot be followed: stop it and reap it now. */
-        close(fds[0]);
-        kill(-pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        fail_task(task, MINION_RETRY, "out of memory");
-        return;
+    if (param_fd >= 0) {
+        close(param_fd);
     }
+    free(argv);
+    if (guard_watch(p->guard, pid) < 0 && !p->guard_lost) {
+        p->guard_lost = 1;
+        minion_log(inst, MINION_LOG_WARN,
+                   "the guard is gone: a task's grandchildren may outlive "
+                   "a killed minion");
+    }
+
     c->p = p;
     c->task = task;
     c->pid = pid;
@@ -592,10 +877,24 @@ static void process_run(struct minion_instance *inst, minion_task *task)
     minion_task_set_data(task, c);
     return;
 fail:
-    close(fds[0]);
-    close(fds[1]);
+    if (fds[0] >= 0) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    if (param_fd >= 0) {
+        close(param_fd);
+    }
+    free(c);
     free(argv);
-    fail_task(task, MINION_RETRY, "spawn %s: %s", p->path, strerror(rc));
+    if (rc == E2BIG) {
+        fail_task(task, MINION_REJECT,
+                  "spawn %s: the arguments and environment are over exec's "
+                  "limit of %ld bytes",
+                  p->path, sysconf(_SC_ARG_MAX));
+        return;
+    }
+    fail_task(task, start_failure(rc), "spawn %s: %s", p->path,
+              strerror(rc));
 }
 
 static void process_cancel(struct minion_instance *inst, minion_task *task)
@@ -604,6 +903,10 @@ static void process_cancel(struct minion_instance *inst, minion_task *task)
     struct child *c = minion_task_data(task);
     struct timeval tv;
 
+    if (held_remove(p, task)) {
+        minion_task_done(task, MINION_RETRY); /* never started */
+        return;
+    }
     if (c == NULL) {
         return;
     }
@@ -634,13 +937,15 @@ static int process_describe(struct minion_instance *inst, minion_task *task,
                             minion_output *out)
 {
     struct process *p = minion_instance_data(inst);
-    enum minion_outcome bad = MINION_RETRY;
     char err[512];
-    char **argv = task_argv(p, task, &bad, err, sizeof(err));
+    size_t len;
+    const char *param = minion_task_param(task, &len);
+    char **argv = NULL;
     char *line;
     int rc;
 
-    if (argv == NULL) {
+    if (argv_build(p->tpl, p->json, param, len, &argv, err, sizeof(err)) <
+        0) {
         minion_task_set_error(task, "%s", err);
         return MINION_REJECT;
     }
@@ -672,6 +977,7 @@ static void kill_all(struct process *p)
         kill(c->pid, SIGKILL);
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR) {
         }
+        guard_forget(p->guard, c->pid);
         child_free(c);
     }
 }
@@ -696,34 +1002,39 @@ static int process_init(struct minion_instance *inst, void *conf)
     return 0;
 }
 
-static int spawn_attr_init(struct process *p)
+/* Descriptors open now, the base of what -j adds to. */
+static size_t open_descriptors(void)
 {
-    static const int defaults[] = {SIGCHLD, SIGPIPE, SIGTERM,
-                                   SIGINT,  SIGHUP,  SIGQUIT};
-    sigset_t none, def;
-    int rc;
+    DIR *d = opendir("/proc/self/fd");
+    size_t n = 0;
 
-    if ((rc = posix_spawnattr_init(&p->attr)) != 0) {
-        return rc;
+    if (d == NULL) {
+        return FD_RESERVE;
     }
-    p->attr_ok = 1;
-    sigemptyset(&none);
-    sigemptyset(&def);
-    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-        sigaddset(&def, defaults[i]);
+    while (readdir(d) != NULL) {
+        n++;
     }
-    /* Own group: a timeout kills the program and everything it started.
-     * Clean signal state: the loop's handlers and mask are not the child's
-     * business. */
-    if ((rc = posix_spawnattr_setflags(&p->attr, POSIX_SPAWN_SETPGROUP |
-                                                     POSIX_SPAWN_SETSIGMASK |
-                                                     POSIX_SPAWN_SETSIGDEF)) ||
-        (rc = posix_spawnattr_setpgroup(&p->attr, 0)) ||
-        (rc = posix_spawnattr_setsigmask(&p->attr, &none)) ||
-        (rc = posix_spawnattr_setsigdefault(&p->attr, &def))) {
-        return rc;
+    closedir(d);
+    return n > 3 ? n - 3 : 0; /* ".", ".." and the listing's own */
+}
+
+/* Each task in flight holds one descriptor (its output pipe): refuse a -j
+ * that cannot fit under the limit, rather than failing tasks later. */
+static int check_fd_limit(struct process *p)
+{
+    struct rlimit rl;
+    size_t need = open_descriptors() + p->ctx->concurrency + FD_RESERVE;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        need <= rl.rlim_cur) {
+        return 0;
     }
-    return 0;
+    minion_set_error(p->inst,
+                     "-j %u needs about %zu file descriptors, over the limit "
+                     "of %llu (ulimit -n); lower -j or raise the hard limit",
+                     p->ctx->concurrency, need,
+                     (unsigned long long)rl.rlim_cur);
+    return -EMFILE;
 }
 
 static int process_start(struct minion_instance *inst, struct event_base *base)
@@ -741,6 +1052,7 @@ static int process_start(struct minion_instance *inst, struct event_base *base)
         argc = 1;
         argv = echo;
     }
+    p->program = argv[0];
     p->path = find_program(argv[0], &not_exec);
     if (p->path == NULL) {
         minion_set_error(inst, "program %s: %s",
@@ -757,9 +1069,23 @@ static int process_start(struct minion_instance *inst, struct event_base *base)
         minion_set_error(inst, "open /dev/null: %s", strerror(errno));
         return -EIO;
     }
-    if ((rc = spawn_attr_init(p)) != 0) {
-        minion_set_error(inst, "posix_spawnattr: %s", strerror(rc));
-        return -rc;
+    if ((rc = check_fd_limit(p)) < 0) {
+        return rc;
+    }
+    sigfillset(&p->all_signals);
+    p->held_limit = p->ctx->concurrency < HELD_MAX ? p->ctx->concurrency
+                                                   : HELD_MAX;
+    p->ev_held = evtimer_new(base, on_held_wait, p);
+    if (p->ev_held == NULL) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    /* Before the engine starts: the guard forks while nothing else runs. */
+    p->guard = guard_new(p->ctx->concurrency + 64);
+    if (p->guard == NULL) {
+        minion_set_error(inst, "cannot start the guard process: %s",
+                         strerror(errno));
+        return -EIO;
     }
     p->ev_chld = evsignal_new(base, SIGCHLD, on_sigchld, p);
     if (p->ev_chld == NULL || evsignal_add(p->ev_chld, NULL) < 0) {
@@ -783,11 +1109,12 @@ static void process_destroy(struct minion_instance *inst)
         return;
     }
     kill_all(p);
+    guard_free(p->guard);
     if (p->ev_chld != NULL) {
         event_free(p->ev_chld);
     }
-    if (p->attr_ok) {
-        posix_spawnattr_destroy(&p->attr);
+    if (p->ev_held != NULL) {
+        event_free(p->ev_held);
     }
     if (p->devnull >= 0) {
         close(p->devnull);

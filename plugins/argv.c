@@ -106,7 +106,8 @@ static int push_name(struct targ *a, const char *name, size_t len)
     return 0;
 }
 
-/* Split one argument into literal text and placeholders. */
+/* Split one argument into literal text and placeholders. `{{` and `}}`
+ * are one literal brace; `${...}` is shell syntax, never a placeholder. */
 static int parse_arg(struct argv_template *t, struct targ *a)
 {
     const char *s = a->text, *lit = s;
@@ -115,6 +116,21 @@ static int parse_arg(struct argv_template *t, struct targ *a)
     while (*s != '\0') {
         size_t n;
 
+        if (s[0] == '$' && s[1] == '{') {
+            const char *close = strchr(s + 2, '}');
+            s = close ? close + 1 : s + 2;
+            continue;
+        }
+        if ((s[0] == '{' && s[1] == '{') || (s[0] == '}' && s[1] == '}')) {
+            /* Keep the text before it and the first brace; drop the
+             * second. */
+            if (push_seg(a, SEG_LIT, lit, (size_t)(s + 1 - lit)) < 0) {
+                return -ENOMEM;
+            }
+            s += 2;
+            lit = s;
+            continue;
+        }
         if (*s != '{' || (n = placeholder_len(s, &field)) == 0) {
             s++;
             continue;
@@ -264,6 +280,14 @@ static int arg_end(struct build *b)
     return put(b, "", 1);
 }
 
+static void say(struct build *b, const char *fmt, va_list ap)
+{
+    if (b->errsz > 0) {
+        vsnprintf(b->err, b->errsz, fmt, ap);
+    }
+}
+
+/* The param itself cannot make arguments (a NUL byte, not JSON). */
 static int fail(struct build *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -272,9 +296,24 @@ static int fail(struct build *b, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(b->err, b->errsz, fmt, ap);
+    say(b, fmt, ap);
     va_end(ap);
     return -EINVAL;
+}
+
+/* A placeholder the param cannot fill: the param's fault, or the
+ * template's when no param can. */
+static int fail_placeholder(struct build *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail_placeholder(struct build *b, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    say(b, fmt, ap);
+    va_end(ap);
+    return -ENOENT;
 }
 
 /* Does the param spell a NUL character (\u0000) anywhere? cJSON cuts a
@@ -386,8 +425,11 @@ static int put_segs(struct build *b, const struct targ *a, int json,
         case SEG_FIELD:
             v = lookup(root, s->text);
             if (v == NULL) {
-                return fail(b, "param has no field \"%s\" for {%s}", s->text,
-                            s->text);
+                return fail_placeholder(
+                    b,
+                    "param has no field \"%s\" for {%s} (for the braces "
+                    "themselves write {{%s}})",
+                    s->text, s->text, s->text);
             }
             rc = put_value(b, v);
             break;
@@ -467,6 +509,10 @@ static int finish(struct build *b, char ***out)
     return 0;
 }
 
+#define NEEDS_OBJECT                                                          \
+    "placeholder {%s} needs a JSON object param (for the braces themselves "  \
+    "write {{%s}})"
+
 int argv_build(const struct argv_template *t, int json, const char *param,
                size_t len, char ***out, char *err, size_t errsz)
 {
@@ -493,8 +539,8 @@ int argv_build(const struct argv_template *t, int json, const char *param,
         }
         if (root == NULL) {
             if (t->has_field) {
-                return fail(&b, "placeholder {%s} needs a JSON object param",
-                            t->first_field);
+                return fail_placeholder(&b, NEEDS_OBJECT, t->first_field,
+                                        t->first_field);
             }
             return fail(&b, "param is not valid JSON");
         }
@@ -503,8 +549,8 @@ int argv_build(const struct argv_template *t, int json, const char *param,
             goto out;
         }
         if (t->has_field && !cJSON_IsObject(root)) {
-            rc = fail(&b, "placeholder {%s} needs a JSON object param",
-                      t->first_field);
+            rc = fail_placeholder(&b, NEEDS_OBJECT, t->first_field,
+                                  t->first_field);
             goto out;
         }
     }

@@ -17,7 +17,10 @@
  *    compact JSON). The param is parsed as JSON for it whatever the decoder.
  *    A name with dots that is not itself a field is a path: `{a.b}` is field
  *    b of object a, `{list.0}` element 0 of array list.
- *  - Any other brace text is kept as it is (awk '{ print $1 }').
+ *  - `{{` and `}}` are one literal brace each (awk '{{print}}' runs awk
+ *    '{print}'); `${...}` is shell syntax and kept as it is (sh -c
+ *    'echo ${HOME}'); any other brace text is kept as it is
+ *    (awk '{ print $1 }').
  *  - PROGRAM itself is never rewritten.
  */
 #ifndef MINION_ARGV_H
@@ -42,8 +45,11 @@ int argv_template_has_placeholders(const struct argv_template *t);
  * NUL-terminated). @json is 1 for the json decoder, 0 for identity.
  * On success *@out is a NULL-terminated vector (argv[0] is PROGRAM as given)
  * and 0 is returned. Returns: *out, one block freed with free().
- * On failure returns -EINVAL with one line in @err (the param cannot make an
- * argument list: retrying cannot help), or -ENOMEM.
+ * On failure returns, with one line in @err: -EINVAL when the param cannot
+ * make an argument list (a NUL byte, not JSON: retrying cannot help);
+ * -ENOENT when a placeholder cannot be filled from this param (a missing
+ * field, a param that is no JSON object: the param's fault, or the
+ * template's when every param fails so); or -ENOMEM.
  */
 int argv_build(const struct argv_template *t, int json, const char *param,
                size_t len, char ***out, char *err, size_t errsz);

@@ -26,3 +26,27 @@ for t in a b c d e f g h; do
     cmp -s want got || t_fail "task $t lines missing or out of order"
 done
 t_ok "3200 long lines from 8 tasks at -j4, none cut"
+
+# A line longer than the 1 MiB bound, from one task, while another prints
+# short lines: it goes out in 1 MiB pieces, each a line of its own, and
+# never shares a line with the other task's output.
+cat >long.sh <<'SH'
+#!/bin/sh
+if [ "$1" = long ]; then
+    head -c 3000000 /dev/zero | tr '\0' L
+    echo
+else
+    i=0
+    while [ $i -lt 2000 ]; do echo short; i=$((i + 1)); done
+fi
+SH
+chmod +x long.sh
+printf 'long\nshort\n' | timeout 30 "$MINIONIZE" -j2 ./long.sh >out 2>err ||
+    { cat err >&2; t_fail "long line run failed"; }
+mixed=$(grep -cvE '^(L+|short)$' out)
+[ "$mixed" -eq 0 ] || t_fail "$mixed lines mix the two tasks' bytes"
+[ "$(grep -c '^short$' out)" -eq 2000 ] || t_fail "short lines lost"
+[ "$(grep -o L out | wc -l)" -eq 3000000 ] || t_fail "long line bytes lost"
+[ "$(awk 'length($0) > 1048576' out | wc -l)" -eq 0 ] ||
+    t_fail "a piece is over 1 MiB"
+t_ok "a 3 MB line comes out in 1 MiB pieces, never mixed"

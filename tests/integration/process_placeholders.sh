@@ -5,10 +5,13 @@
 . "$top_srcdir/tests/integration/lib.sh"
 t_init
 
+# run [--dead] ARGS...: exit 0 expected, or 4 (params ended dead).
 run() {
+    local want=0
+    [ "$1" = --dead ] && { want=4; shift; }
     timeout 20 "$MINIONIZE" "$@" >out 2>err
     local rc=$?
-    [ "$rc" -eq 0 ] || { cat err >&2; t_fail "minionize $* exited $rc"; }
+    [ "$rc" -eq "$want" ] || { cat err >&2; t_fail "minionize $* exited $rc"; }
 }
 
 expect() {
@@ -53,8 +56,8 @@ expect '<raw"text>\n' "{} under identity is the raw text"
 # (or not an object) is dead at once, and the minion goes on.
 printf '%s\n' '{"n": 1}' '{"m": 2}' 'not json' '{"n": 3}' >in
 mkdir rep
-run -r json --set REPORTER_JSON_DIRECTORY=rep --set MINION_MAX_ATTEMPTS=3 \
-    printf '%s\n' '{n}' <in
+run --dead -r json --set REPORTER_JSON_DIRECTORY=rep \
+    --set MINION_MAX_ATTEMPTS=3 printf '%s\n' '{n}' <in
 expect '1\n3\n' "good params run, bad ones do not stop the minion"
 [ "$(cat rep/*.jsonl | grep -c '"status":"dead"')" -eq 2 ] ||
     { cat rep/*.jsonl >&2; t_fail "two dead reports expected"; }
@@ -71,3 +74,46 @@ printf '%s\n' 'a b' "it's" >in
 run --dry-run touch 'x-{}' <in
 expect "touch 'x-a b'\ntouch 'x-it'\\\\''s'\n" "DRY prints the shell-quoted command"
 [ ! -e 'x-a b' ] || t_fail "DRY ran the program"
+
+# Shell syntax passes through: ${...} is never a placeholder.
+seq 2 | HOME=/the/home "$MINIONIZE" sh -c 'echo "${HOME} $0"' >out 2>err ||
+    t_fail "\${HOME} run: $(cat err)"
+grep -qx "/the/home 1" out || t_fail "\${HOME} not passed through: $(cat out)"
+t_ok "\${HOME} is shell syntax, not a placeholder"
+
+# {{ and }} write literal braces.
+printf 'a b\n' >words
+echo words | "$MINIONIZE" awk '{{print $2}}' >out 2>err ||
+    t_fail "{{print}} run: $(cat err)"
+grep -qx "b" out || t_fail "{{print \$2}} did not reach awk as {print \$2}: $(cat out)"
+t_ok "{{ and }} are literal braces"
+
+# Arguments that no param can fill ({print} wants a JSON field): the minion
+# stops with exit 2 and one line, and nothing is dead-lettered: the params
+# stay for a fixed command.
+seq 10 >in
+for j in 1 4; do
+    rm -rf state
+    MINION_FILE=in MINION_FILE_STATE=state "$MINIONIZE" -j$j awk '{print}' \
+        >out 2>err
+    rc=$?
+    [ "$rc" -eq 2 ] || t_fail "-j$j: a wrong template should exit 2, got $rc: $(cat err)"
+    grep -q "error: .*all fail to fill the arguments of awk: .*write {{print}}" err ||
+        t_fail "-j$j: the stop does not say why: $(cat err)"
+    [ "$(grep -c error err)" -eq 1 ] || t_fail "-j$j: more than one error line: $(cat err)"
+    [ -s state/dead.jsonl ] && t_fail "-j$j: params were dead-lettered: $(cat state/dead.jsonl)"
+    # The fixed command then runs every param.
+    MINION_FILE=in MINION_FILE_STATE=state "$MINIONIZE" -j$j echo '{{}}' {} \
+        >out 2>err || t_fail "-j$j: the fixed run failed: $(cat err)"
+    [ "$(wc -l <out)" -eq 10 ] || t_fail "-j$j: the fixed run ran $(wc -l <out) params"
+done
+t_ok "a template no param fills stops the minion (exit 2), nothing dead"
+
+# Some params lacking a field are the params' fault: dead, the rest runs.
+printf '%s\n' '{"x":1}' '{"y":2}' '{"x":3}' '{"y":4}' |
+    "$MINIONIZE" -j2 echo '{x}' >out 2>err
+rc=$?
+[ "$rc" -eq 4 ] || t_fail "params missing a field: exit $rc, not 4: $(cat err)"
+[ "$(sort out | tr '\n' ' ')" = "1 3 " ] || t_fail "the good params: $(cat out)"
+grep -q "done: 2 ok, 0 failed, 2 dead" err || t_fail "summary: $(tail -1 err)"
+t_ok "params that lack a field are dead, the others run"

@@ -43,9 +43,10 @@ static void expect_argv(char *const *words, int json, const char *param,
     argv_template_free(t);
 }
 
-/* Build and expect -EINVAL with an error holding @needle. */
-static void expect_error(char *const *words, int json, const char *param,
-                         size_t len, const char *needle)
+/* Build and expect @want (-EINVAL: the param's bytes; -ENOENT: a
+ * placeholder it cannot fill) with an error holding @needle. */
+static void expect_failure(char *const *words, int json, const char *param,
+                           size_t len, int want, const char *needle)
 {
     int argc = 0;
     struct argv_template *t;
@@ -58,12 +59,24 @@ static void expect_error(char *const *words, int json, const char *param,
     t = argv_template_new(argc, words);
     assert_non_null(t);
     assert_int_equal(argv_build(t, json, param, len, &argv, err, sizeof(err)),
-                     -EINVAL);
+                     want);
     assert_null(argv);
     if (strstr(err, needle) == NULL) {
         fail_msg("error \"%s\" does not say \"%s\"", err, needle);
     }
     argv_template_free(t);
+}
+
+static void expect_error(char *const *words, int json, const char *param,
+                         size_t len, const char *needle)
+{
+    expect_failure(words, json, param, len, -EINVAL, needle);
+}
+
+static void expect_unfilled(char *const *words, int json, const char *param,
+                            size_t len, const char *needle)
+{
+    expect_failure(words, json, param, len, -ENOENT, needle);
 }
 
 #define P(s) (s), strlen(s)
@@ -141,21 +154,24 @@ static void fields(void **state)
 
 static void missing_field(void **state)
 {
-    expect_error(W("run", "{n}", "{missing}"), IDENTITY, P("{\"n\": 1}"),
-                 "missing");
-    expect_error(W("run", "{o.nope}"), JSON, P("{\"o\": {}}"), "o.nope");
-    expect_error(W("run", "{list.5}"), JSON, P("{\"list\": [1]}"), "list.5");
+    expect_unfilled(W("run", "{n}", "{missing}"), IDENTITY, P("{\"n\": 1}"),
+                    "missing");
+    expect_unfilled(W("run", "{o.nope}"), JSON, P("{\"o\": {}}"), "o.nope");
+    expect_unfilled(W("run", "{list.5}"), JSON, P("{\"list\": [1]}"),
+                    "list.5");
+    /* The error says how to write the braces themselves. */
+    expect_unfilled(W("awk", "{print}"), IDENTITY, P("{}"), "{{print}}");
 }
 
 static void not_an_object(void **state)
 {
     const char *want = "placeholder {name} needs a JSON object param";
 
-    expect_error(W("run", "{name}"), IDENTITY, P("plain text"), want);
-    expect_error(W("run", "{name}"), JSON, P("[1, 2]"), want);
-    expect_error(W("run", "{name}"), JSON, P("\"s\""), want);
-    expect_error(W("run", "{name}"), IDENTITY, P("{\"name\": 1} trailing"),
-                 want);
+    expect_unfilled(W("run", "{name}"), IDENTITY, P("plain text"), want);
+    expect_unfilled(W("run", "{name}"), JSON, P("[1, 2]"), want);
+    expect_unfilled(W("run", "{name}"), JSON, P("\"s\""), want);
+    expect_unfilled(W("run", "{name}"), IDENTITY,
+                    P("{\"name\": 1} trailing"), want);
 }
 
 static void bad_json(void **state)
@@ -187,11 +203,29 @@ static void literal_braces(void **state)
 {
     expect_argv(W("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{{}"),
                 IDENTITY, P("f.txt"),
-                A("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{f.txt"));
+                A("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{}",
+                  "f.txt"));
+    expect_argv(W("awk", "{{{}}}"), IDENTITY, P("f.txt"),
+                A("awk", "{f.txt}"));
     expect_argv(W("awk", "{print $2}", "{ x }"), JSON, P("[\"f\"]"),
                 A("awk", "{print $2}", "{ x }", "f"));
     /* The program is never rewritten. */
     expect_argv(W("{}"), IDENTITY, P("p"), A("{}", "p"));
+}
+
+/* `{{name}}` writes braces; `${...}` is shell syntax, never a field. */
+static void escapes(void **state)
+{
+    expect_argv(W("awk", "{{print}}"), IDENTITY, P("f.txt"),
+                A("awk", "{print}", "f.txt"));
+    expect_argv(W("awk", "BEGIN{{if (1) {{print}}}}", "{}"), IDENTITY,
+                P("f"), A("awk", "BEGIN{if (1) {print}}", "f"));
+    expect_argv(W("sh", "-c", "echo ${HOME} $0 ${x:-{y}}"), IDENTITY,
+                P("p"), A("sh", "-c", "echo ${HOME} $0 ${x:-{y}}", "p"));
+    expect_argv(W("sh", "-c", "echo ${HOME}-{}"), IDENTITY, P("p"),
+                A("sh", "-c", "echo ${HOME}-p"));
+    expect_argv(W("echo", "{{}}", "{a}"), JSON, P("{\"a\":1}"),
+                A("echo", "{}", "1"));
 }
 
 static void placeholders_flag(void **state)
@@ -228,6 +262,7 @@ int main(void)
         cmocka_unit_test(missing_field),   cmocka_unit_test(not_an_object),
         cmocka_unit_test(bad_json),        cmocka_unit_test(nul_byte),
         cmocka_unit_test(literal_braces),  cmocka_unit_test(placeholders_flag),
+        cmocka_unit_test(escapes),
         cmocka_unit_test(quote),
     };
 
