@@ -6,12 +6,15 @@
  * Two modes:
  *  - stateless (no MINION_FILE_STATE): read the input once, front to back.
  *    A failed line is delivered again (before new lines) by this minion; the
- *    engine is drained at EOF once every line is settled. This is the fast
+ *    engine is drained at EOF once every line is settled; a last line
+ *    without "\n" is a param at EOF. This is the fast
  *    path: a handle is a pooled record, an id is formatted on the stack, and
  *    regular files are read in large chunks right from request().
  *  - MINION_FILE_STATE=DIR: progress lives in DIR (see state.h), so minions
  *    resume after a restart, split one file between them, retry failures
- *    across restarts and keep dead letters in DIR/dead.jsonl.
+ *    (and runs their minion died in) across restarts and keep dead letters
+ *    in DIR/dead.jsonl. A line is a param once its "\n" is written; a last
+ *    line without one waits (wait_tail).
  *
  * Nothing here blocks the loop: pipes, FIFOs, ttys and sockets are read on an
  * EV_READ event, one read(2) per readiness; regular files (which epoll
@@ -46,6 +49,10 @@
 /* Waiting for a state lock: first and longest pause, in milliseconds. */
 #define LOCK_WAIT_MIN_MS 1
 #define LOCK_WAIT_MAX_MS 50
+/* Nothing left but a last line without its newline: how long (since it
+ * last grew) the writer gets to end it, looking this often. */
+#define TAIL_WAIT_S 2.0
+#define TAIL_LOOK_MS 100
 /* How long stop() keeps trying to write the last dead letters. */
 #define STOP_FLUSH_S 5.0
 /* Stateless handles are allocated this many at a time. */
@@ -120,11 +127,17 @@ struct file_engine {
     int idle;             /* the last look found nothing: wait for a change */
     int waiting;          /* the lock timer is armed */
     unsigned wait_ms;
-    int dry_state;    /* a dry run with MINION_FILE_STATE, which it leaves
-                         alone */
-    int stopping;     /* stop() returned 1 */
+    int dry_state; /* a dry run with MINION_FILE_STATE, which it leaves
+                      alone */
+    int stopping;  /* stop() returned 1 */
     double stop_deadline;
     unsigned seed;
+
+    /* The unterminated last line, waiting for its "\n" at the end. */
+    uint64_t tail_line;
+    size_t tail_len;
+    double tail_since; /* when it was first seen at that length */
+    int tail_warned;   /* said once why it did not run */
 };
 
 static void pump(struct file_engine *fe);
@@ -371,15 +384,82 @@ static void arm_wait(struct file_engine *fe)
     evtimer_add(fe->timer_ev, &tv);
 }
 
-static void arm_relook(struct file_engine *fe)
+/* Look again in @ms milliseconds, unless a look is already due. */
+static void arm_relook(struct file_engine *fe, unsigned ms)
 {
-    struct timeval tv = {(time_t)ADOPT_SCAN_S, 0};
+    struct timeval tv;
 
     if (fe->waiting) {
         return;
     }
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     fe->waiting = 1;
     evtimer_add(fe->timer_ev, &tv);
+}
+
+/*
+ * The last claim found nothing but a last line without its "\n", and this
+ * minion has nothing else to do. The line is not a param until its newline
+ * is written (state.h): give its writer TAIL_WAIT_S since the line last
+ * grew (`echo -n ...` then `echo`), then let the minion drain, saying once
+ * why that line did not run. Returns 1 while waiting.
+ */
+static int wait_tail(struct file_engine *fe)
+{
+    uint64_t line;
+    size_t len = fstate_tail(fe->st, &line);
+    double now = minion_now();
+
+    if (len == 0) {
+        return 0;
+    }
+    if (line != fe->tail_line || len != fe->tail_len) {
+        fe->tail_line = line;
+        fe->tail_len = len;
+        fe->tail_since = now;
+    }
+    if (now - fe->tail_since < TAIL_WAIT_S) {
+        arm_relook(fe, TAIL_LOOK_MS);
+        return 1;
+    }
+    if (!fe->tail_warned) {
+        fe->tail_warned = 1;
+        minion_log(fe->inst, MINION_LOG_WARN,
+                   "line %llu of %s has no newline: not run (with "
+                   "MINION_FILE_STATE a line is a param once its newline is "
+                   "written; a minion started after that runs it)",
+                   (unsigned long long)line, fe->conf->path);
+    }
+    return 0;
+}
+
+/*
+ * The letter of a line found out of attempts at a replay or an adoption is
+ * written (fstate_on_dead): mostly a param whose runs kept dying with their
+ * minion. Logged and reported as the redis engine does, so reporters and
+ * the exit status count it like any dead param.
+ */
+static void on_dead_line(void *arg, const struct fline *fl)
+{
+    struct file_engine *fe = arg;
+    const char *why = fl->error ? fl->error : "failed";
+    struct minion_report rep;
+    char id[24];
+
+    lines_u64(id, fl->line);
+    minion_log(fe->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id,
+               why);
+    memset(&rep, 0, sizeof(rep));
+    rep.task_id = id;
+    rep.param = fl->data;
+    rep.param_len = fl->len;
+    rep.attempt = fl->failed;
+    rep.status = MINION_STATUS_DEAD;
+    rep.exit_code = -1;
+    rep.error = why;
+    rep.start = rep.end = minion_now();
+    minion_engine_report(fe->inst, &rep);
 }
 
 static void state_failed(struct file_engine *fe)
@@ -449,13 +529,20 @@ static int sync_state(struct file_engine *fe, int claim)
                    "took over %d line%s left by stopped minions", got,
                    got == 1 ? "" : "s");
     }
+    rc = 0;
     for (int i = 0; i < n; i++) {
         struct fline *fl = fe->batch[i];
         if (fe->credit == 0 ||
             deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl) < 0) {
             /* Stays claimed: run later, or adopted after we stop. */
-            fstate_release(st, fl);
+            if (fstate_release(st, fl) < 0) {
+                rc = -1;
+            }
         }
+    }
+    if (rc < 0) {
+        state_failed(fe);
+        return -1;
     }
     return got + n;
 failed:
@@ -476,8 +563,10 @@ static void pump_state(struct file_engine *fe)
             return;
         }
         if (fl) {
-            if (deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl) < 0) {
-                fstate_release(fe->st, fl);
+            rc = deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl);
+            if (rc < 0 && fstate_release(fe->st, fl) < 0) {
+                state_failed(fe);
+                return;
             }
             continue;
         }
@@ -493,7 +582,9 @@ static void pump_state(struct file_engine *fe)
             /* Slots are free while our own tasks run: look again later
              * for appended lines and lines of minions that died. */
             if (fstate_owned(fe->st) > 0) {
-                arm_relook(fe);
+                arm_relook(fe, ADOPT_SCAN_S * 1000);
+            } else {
+                wait_tail(fe);
             }
         }
     }
@@ -610,7 +701,14 @@ static void finish_plain(struct file_engine *fe, struct rec *r,
                          enum minion_verdict verdict,
                          const struct minion_report *report)
 {
-    if (verdict != MINION_VERDICT_RETRY) {
+    int front = 0;
+
+    /* A dry run releases every param it printed: each is shown once, and
+     * the input moves on. */
+    if (verdict == MINION_VERDICT_RELEASE && !fe->ctx->dry_run) {
+        /* Not run to the end: first in line again, same attempt. */
+        front = 1;
+    } else if (verdict != MINION_VERDICT_RETRY) {
         rec_put(fe, r);
         return;
     }
@@ -622,8 +720,8 @@ static void finish_plain(struct file_engine *fe, struct rec *r,
         return;
     }
     memcpy(r->data, report->param, r->len);
-    r->attempt = report->attempt + 1;
-    retry_push(fe, r, 0);
+    r->attempt = front ? report->attempt : report->attempt + 1;
+    retry_push(fe, r, front);
     if (fe->credit > 0 && !fe->pumping) {
         kick(fe);
     }
@@ -649,9 +747,9 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
         rc = fstate_dead(fe->st, fl, report->attempt, report->error);
         break;
     case MINION_VERDICT_RELEASE:
-        /* Not run to the end: it stays claimed, with the same attempt, for
-         * a restart or an adopter. */
-        fstate_release(fe->st, fl);
+        /* Not run to the end (a stop): it stays claimed, with the same
+         * attempt, for a restart or an adopter. */
+        rc = fstate_release(fe->st, fl);
         break;
     }
     if (rc < 0) {
@@ -727,8 +825,9 @@ static int file_init(struct minion_instance *inst, void *conf_)
         return -EINVAL;
     }
     minion_instance_set_data(inst, fe);
-    /* A dry run acks what it prints: with the state dir it would mark the
-     * lines done without running them. */
+    /* A dry run leaves the state dir alone (nothing in it changes, nothing
+     * is created): it reads the file once, like a plain one, and each line
+     * it shows comes back released and is dropped. */
     fe->dry_state = stateful && dry;
     if (stateful && !dry) {
         int rc =
@@ -826,6 +925,7 @@ static int file_start(struct minion_instance *inst, struct event_base *base)
                              err);
             return -EIO;
         }
+        fstate_on_dead(fe->st, on_dead_line, fe);
         if (fstate_ready(fe->st) || fstate_dead_pending(fe->st)) {
             minion_log(inst, MINION_LOG_INFO,
                        "resuming %zu unfinished line%s of minion %s",

@@ -156,6 +156,28 @@ int lines_next(struct lines *l, const struct lines_shard *shard, int at_eof,
     }
 }
 
+int lines_tail(const struct lines *l, const struct lines_shard *shard,
+               struct lines_param *out)
+{
+    const char *p = l->buf + l->pos;
+    size_t len = l->end - l->pos;
+
+    /* lines_next() has consumed every whole line and the "\n" skip_nl
+     * waited for: what is left has no newline, or was not asked for. */
+    if (len == 0 || l->skip_nl || l->phase != shard->index ||
+        memchr(p, '\n', len)) {
+        return 0;
+    }
+    out->data = p;
+    out->offset = l->offset;
+    out->line = l->next;
+    if (p[len - 1] == '\r') {
+        len--;
+    }
+    out->len = len;
+    return len > 0;
+}
+
 size_t lines_u64(char *dst, uint64_t v)
 {
     char tmp[20];

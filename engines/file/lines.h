@@ -88,6 +88,14 @@ static inline uint64_t lines_end_offset(const struct lines *l)
 int lines_next(struct lines *l, const struct lines_shard *shard, int at_eof,
                struct lines_param *out);
 
+/*
+ * The unterminated last line left in the window once lines_next() without
+ * @at_eof has returned 0: consumes nothing. Returns 1 with @out filled when
+ * that line is one of @shard's and not blank, else 0.
+ */
+int lines_tail(const struct lines *l, const struct lines_shard *shard,
+               struct lines_param *out);
+
 /* Write @v in decimal at @dst (room for 21 bytes), NUL-terminated.
  * Returns the number of digits. */
 size_t lines_u64(char *dst, uint64_t v);

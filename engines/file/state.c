@@ -55,6 +55,10 @@ struct fstate {
     struct fline *ready_head, *ready_tail;
     struct fline *dead_head, *dead_tail;
     size_t n_ready, n_dead;
+    uint64_t tail_line; /* the last claim's unterminated last line */
+    size_t tail_len;
+    fstate_dead_fn on_dead;
+    void *on_dead_arg;
     uint64_t journal_bytes;
     char *scratch; /* data of ready lines and dead letters */
     size_t scratch_cap;
@@ -480,6 +484,18 @@ static void fline_free(struct fline *fl)
     }
 }
 
+static int set_error(struct fline *fl, const char *error)
+{
+    char *e = strdup(error ? error : "failed");
+
+    if (!e) {
+        return -ENOMEM;
+    }
+    free(fl->error);
+    fl->error = e;
+    return 0;
+}
+
 /* Free every line of @m, and the table. */
 static void map_clear(struct fmap *m)
 {
@@ -573,6 +589,10 @@ static int rec_add(struct fstate *st, char type, uint64_t line, uint64_t a,
         n = snprintf(p, room, "C %" PRIu64 " %" PRIu64 " %" PRIu64 " %u\n",
                      line, a, b, attempt);
         break;
+    case 'S':
+    case 'R':
+        n = snprintf(p, room, "%c %" PRIu64 " %u\n", type, line, attempt);
+        break;
     case 'F':
     case 'Z':
         n = snprintf(p, room, "%c %" PRIu64 " %u ", type, line, attempt);
@@ -596,6 +616,9 @@ static int rec_add_fline(struct fstate *st, const struct fline *fl)
         rc = rec_add(st, 'Z', fl->line, 0, 0, fl->failed, fl->error);
     } else if (rc == 0 && fl->failed) {
         rc = rec_add(st, 'F', fl->line, 0, 0, fl->failed, fl->error);
+    }
+    if (rc == 0 && fl->running) {
+        rc = rec_add(st, 'S', fl->line, 0, 0, fl->running, NULL);
     }
     return rc;
 }
@@ -724,8 +747,27 @@ static int replay_text(struct fmap *m, const char *text)
             }
             fl->failed = umax(fl->failed, (unsigned)a);
             fl->attempt = umax(fl->attempt, (unsigned)a + 1);
+            if (fl->running <= (unsigned)a) {
+                fl->running = 0; /* that run ended */
+            }
             if (type == 'Z') {
                 fl->dead = 1;
+            }
+            break;
+        case 'S':
+        case 'R':
+            a = strtoull(end, &end, 10);
+            if (end != eol || a == 0) {
+                goto next;
+            }
+            if (!(fl = replay_get(m, line))) {
+                return -ENOMEM;
+            }
+            if (type == 'S') {
+                fl->running = (unsigned)a;
+                fl->attempt = umax(fl->attempt, (unsigned)a);
+            } else if (fl->running == (unsigned)a) {
+                fl->running = 0;
             }
             break;
         case 'D':
@@ -799,6 +841,31 @@ static int write_cursor(struct fstate *st, const struct cursor *c)
 /* Taking lines over                                                        */
 
 /*
+ * @fl's delivery number fl->running started and never ended: its minion
+ * died under it, maybe killed by the param itself. It counts as an attempt
+ * (Redis counts the delivery too), so a param that keeps killing minions
+ * ends dead, with the redis engine's words, rather than running forever.
+ * Returns 0 or -ENOMEM.
+ */
+static int count_lost_run(struct fstate *st, struct fline *fl)
+{
+    unsigned ran = fl->running;
+    char why[64];
+
+    fl->running = 0;
+    fl->failed = umax(fl->failed, ran);
+    fl->attempt = umax(fl->attempt, ran + 1);
+    if (fl->dead || fl->attempt <= st->max_attempts) {
+        return 0;
+    }
+    snprintf(why, sizeof(why), "delivered %u time%s without finishing", ran,
+             ran == 1 ? "" : "s");
+    fl->dead = 1;
+    fl->report = 1;
+    return set_error(fl, why);
+}
+
+/*
  * Move the replayed lines of @from into the owned set: a line at or past
  * the cursor was claimed by a minion killed before it moved the cursor, so
  * it is not claimed at all; a line already owned is a duplicate. The rest
@@ -823,10 +890,16 @@ static int take_over(struct fstate *st, struct fmap *from,
             if (fl->attempt == 0) {
                 fl->attempt = 1;
             }
+            if (fl->running && count_lost_run(st, fl) < 0) {
+                fline_free(fl);
+                taken = -ENOMEM;
+                continue;
+            }
             if (!fl->dead && fl->attempt > st->max_attempts) {
                 /* Failed its attempts, killed before its letter was
                  * queued (or MINION_MAX_ATTEMPTS went down). */
                 fl->dead = 1;
+                fl->report = 1;
             }
             if ((record && rec_add_fline(st, fl) < 0) ||
                 map_put(&st->owned, fl) < 0) {
@@ -1036,25 +1109,29 @@ int fstate_claim(struct fstate *st, unsigned max, struct fline **out)
 {
     struct cursor c, nc;
     struct lines_param p;
-    int file_locked, at_eof = 0, rc = 0, tail = 0;
+    int file_locked, rc = 0, tail = 0;
     unsigned n = 0;
 
+    st->tail_len = 0;
     if ((rc = read_cursor(st, &c)) < 0) {
         return rc;
     }
     lines_seek(&st->win, &st->shard, c.offset, c.line, c.partial);
-    /* A writer appending holds the file: without its read lock a missing
-     * "\n" at EOF may be a write in progress, so such a line waits. */
+    /* A writer appending holds the file: while it does, an unterminated
+     * last line is a write in progress, worth waiting for. */
     file_locked = setlk(st->file_fd, F_RDLCK) == 0;
     while (n < max) {
         struct fline *fl;
-        if (lines_next(&st->win, &st->shard, at_eof, &p)) {
+        /* Never at EOF: a line without its "\n" may be half written (a
+         * writer's first write(2) of two), so it waits for the newline. */
+        if (lines_next(&st->win, &st->shard, 0, &p)) {
             fl = calloc(1, sizeof(*fl));
             if (fl) {
                 fl->line = p.line;
                 fl->offset = p.offset;
                 fl->len = p.len;
                 fl->attempt = 1;
+                fl->running = 1;
                 fl->data = p.data;
             }
             if (!fl || map_put(&st->owned, fl) < 0) {
@@ -1066,7 +1143,7 @@ int fstate_claim(struct fstate *st, unsigned max, struct fline **out)
             out[n++] = fl;
             continue;
         }
-        if (at_eof || n > 0) {
+        if (n > 0) {
             /* Reading more could move the window under the lines
              * already taken: the caller claims again for the rest. */
             break;
@@ -1090,21 +1167,20 @@ int fstate_claim(struct fstate *st, unsigned max, struct fline **out)
             break;
         }
         if (got == 0) {
-            tail = st->win.end > st->win.pos;
-            if (!file_locked) {
-                break;
-            }
-            at_eof = 1;
-            continue;
+            /* The end of the file, for now: is a line left unfinished? */
+            tail = lines_tail(&st->win, &st->shard, &p);
+            break;
         }
         lines_added(&st->win, (size_t)got);
     }
     if (file_locked) {
         setlk(st->file_fd, F_UNLCK);
     }
+    /* Claimed and started in one write(2): the runs begin right after. */
     for (unsigned i = 0; rc == 0 && i < n; i++) {
         if (rec_add(st, 'C', out[i]->line, out[i]->offset, out[i]->len, 1,
-                    NULL) < 0) {
+                    NULL) < 0 ||
+            rec_add(st, 'S', out[i]->line, 0, 0, 1, NULL) < 0) {
             set_err(st, "out of memory");
             rc = -ENOMEM;
         }
@@ -1133,7 +1209,20 @@ int fstate_claim(struct fstate *st, unsigned max, struct fline **out)
     if (n > 0) {
         return (int)n;
     }
-    return tail && !file_locked ? -EAGAIN : 0;
+    if (tail && !file_locked) {
+        return -EAGAIN;
+    }
+    if (tail) {
+        st->tail_line = p.line;
+        st->tail_len = p.len;
+    }
+    return 0;
+}
+
+size_t fstate_tail(const struct fstate *st, uint64_t *line)
+{
+    *line = st->tail_line;
+    return st->tail_len;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1144,25 +1233,35 @@ struct fline *fstate_next(struct fstate *st, int *rc)
     struct fline *fl;
 
     *rc = 0;
-    if (!st->ready_head) {
+    if (!(fl = st->ready_head)) {
         return NULL;
     }
-    if ((*rc = load_line(st, st->ready_head)) < 0) {
+    if ((*rc = load_line(st, fl)) < 0) {
         return NULL;
     }
-    fl = queue_pop(&st->ready_head, &st->ready_tail);
+    /* Recorded before it runs: if the run kills us, whoever replays this
+     * journal counts it. */
+    if ((*rc = one_record(st, 'S', fl->line, fl->attempt, NULL)) < 0) {
+        return NULL;
+    }
+    fl->running = fl->attempt;
+    queue_pop(&st->ready_head, &st->ready_tail);
     st->n_ready--;
     return fl;
 }
 
-void fstate_release(struct fstate *st, struct fline *fl)
+int fstate_release(struct fstate *st, struct fline *fl)
 {
+    unsigned ran = fl->running;
+
+    fl->running = 0;
     fl->qnext = st->ready_head;
     st->ready_head = fl;
     if (!st->ready_tail) {
         st->ready_tail = fl;
     }
     st->n_ready++;
+    return ran ? one_record(st, 'R', fl->line, ran, NULL) : 0;
 }
 
 int fstate_ack(struct fstate *st, struct fline *fl)
@@ -1176,23 +1275,12 @@ int fstate_ack(struct fstate *st, struct fline *fl)
     return rc;
 }
 
-static int set_error(struct fline *fl, const char *error)
-{
-    char *e = strdup(error ? error : "failed");
-
-    if (!e) {
-        return -ENOMEM;
-    }
-    free(fl->error);
-    fl->error = e;
-    return 0;
-}
-
 int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
                 const char *error)
 {
     int rc = set_error(fl, error);
 
+    fl->running = 0;
     fl->failed = attempt;
     fl->attempt = attempt + 1;
     queue_push(&st->ready_head, &st->ready_tail, fl);
@@ -1209,6 +1297,7 @@ int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
 {
     int rc = set_error(fl, error);
 
+    fl->running = 0;
     fl->failed = attempts;
     fl->dead = 1;
     queue_push(&st->dead_head, &st->dead_tail, fl);
@@ -1218,6 +1307,12 @@ int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
         return rc;
     }
     return one_record(st, 'Z', fl->line, attempts, fl->error);
+}
+
+void fstate_on_dead(struct fstate *st, fstate_dead_fn fn, void *arg)
+{
+    st->on_dead = fn;
+    st->on_dead_arg = arg;
 }
 
 int fstate_flush_dead(struct fstate *st)
@@ -1276,6 +1371,15 @@ int fstate_flush_dead(struct fstate *st)
     rc = rec_flush(st);
     while (st->dead_head) {
         struct fline *fl = queue_pop(&st->dead_head, &st->dead_tail);
+        if (fl->report && st->on_dead) {
+            /* Written: now the core may count it. Its bytes were read
+             * above; a file that fails now gives an empty param. */
+            if (load_line(st, fl) < 0) {
+                fl->data = "";
+                fl->len = 0;
+            }
+            st->on_dead(st->on_dead_arg, fl);
+        }
         map_del(&st->owned, fl);
         fline_free(fl);
     }

@@ -10,12 +10,13 @@
  * Layout of DIR:
  *
  *   cursor          "OFFSET LINE PARTIAL\n", fixed width: the byte offset in
- *                   MINION_FILE where the first unclaimed line starts, that
- *                   line's number, and 1 when the line before it was taken
- *                   unterminated at EOF (a "\n" found at OFFSET then ends
- *                   that line rather than starting a new one). Its fcntl
- *                   write lock is the directory's global lock: claims,
- *                   adoptions and dead-letter appends happen under it.
+ *                   MINION_FILE where the first unclaimed line starts, and
+ *                   that line's number. PARTIAL is 1 only in a cursor left
+ *                   by an older minionize, which took a last line without
+ *                   its newline: a "\n" found at OFFSET then ends that line
+ *                   rather than starting a new one. Its fcntl write lock is
+ *                   the directory's global lock: claims, adoptions and
+ *                   dead-letter appends happen under it.
  *   dead.jsonl      dead letters, one JSON object per line: {"line", "param",
  *                   "error", "attempts", "minion", "time"}.
  *   journal/ID.lock held (fcntl write lock) by the live minion ID for its
@@ -25,6 +26,9 @@
  *                   kill -9 loses nothing written:
  *                     C LINE OFFSET LEN ATTEMPT   claimed; ATTEMPT is the
  *                                                 delivery it will be
+ *                     S LINE ATTEMPT              that delivery starts now
+ *                     R LINE ATTEMPT              it was released unfinished
+ *                                                 (a stop): it does not count
  *                     F LINE ATTEMPT ERROR        that attempt failed
  *                     Z LINE ATTEMPTS ERROR       dead, letter not yet written
  *                     D LINE                      done (acked)
@@ -32,14 +36,26 @@
  *                   ERROR is percent-encoded (%XX for "%" and control bytes).
  *   journal/ID.tmp  a compaction of ID.journal in progress.
  *
+ * A line is claimed only once its "\n" is in the file: a writer that
+ * appends a line in several write(2)s never has it split, and an
+ * unterminated last line waits at the cursor (fstate_tail) until its
+ * newline comes, keeping its physical line number.
+ *
  * A claim writes its C records before it advances the cursor: a kill -9
  * between the two leaves lines claimed in the journal but ahead of the
  * cursor, and replay drops claims at or past the cursor, so nothing is lost
  * and nothing runs twice. A minion that can lock a dead minion's ID.lock
  * adopts its journal under the global lock: the lines not done (with their
  * attempt counts and last error) are copied into its own journal, then the
- * dead journal is removed. A line interrupted by a crash or a shutdown runs
- * again with the same attempt number: only a failure counts an attempt.
+ * dead journal is removed.
+ *
+ * A delivery that started (S) and never ended (no F, Z, D or R after it)
+ * died with its minion, maybe because the param itself kills it: replay
+ * counts it as a failed attempt, as Redis counts a delivery, so a param
+ * that keeps crashing its minions is dead-lettered ("delivered N times
+ * without finishing") after MINION_MAX_ATTEMPTS deliveries instead of
+ * blocking the lines after it forever. A run released at a stop (R) runs
+ * again with the same attempt number.
  */
 #ifndef ENGINES_FILE_STATE_H
 #define ENGINES_FILE_STATE_H
@@ -58,8 +74,11 @@ struct fline {
     size_t len;          /* param bytes, without "\r\n" */
     unsigned attempt;    /* of its current or next delivery, from 1 */
     unsigned failed;     /* the last failed attempt; 0: none */
+    unsigned running;    /* the delivery started and not settled; 0: none */
     char *error;         /* that failure's error, or NULL */
     int dead;            /* dead: waiting for its letter to be written */
+    int report;          /* dead by replay, not by a verdict of the core:
+                            fstate_flush_dead hands it to the report hook */
     const char *data;    /* its bytes, set by fstate_claim / fstate_next; valid
                             until the next call of either */
     struct fline *hnext; /* owned-set chain */
@@ -97,21 +116,35 @@ int fstate_adopt(struct fstate *st);
 
 /*
  * Under the lock: claim up to @max new lines from the cursor into @out (the
- * lines are owned by @st; their data is valid until the next claim). May
- * claim fewer than @max even when more lines exist: call again.
- * Returns: the number claimed (> 0); 0 at the end of the file; -EAGAIN when
- * a writer holds MINION_FILE and only its last, unterminated line is left;
- * or another negative errno.
+ * lines are owned by @st; their data is valid until the next claim). Lines
+ * without their "\n" are never claimed. May claim fewer than @max even when
+ * more lines exist: call again. The lines claimed are started (their S
+ * records are written): deliver each, or give it back with fstate_release.
+ * Returns: the number claimed (> 0); 0 at the end of the file (see
+ * fstate_tail); -EAGAIN when a writer holds MINION_FILE and only its last,
+ * unterminated line is left; or another negative errno.
  */
 int fstate_claim(struct fstate *st, unsigned max, struct fline **out);
+
+/* After a claim that returned 0: the number of bytes of the unterminated
+ * last line waiting for its newline (a line of this shard, not blank), and
+ * its number in *line; 0 when there is none. */
+size_t fstate_tail(const struct fstate *st, uint64_t *line);
+
+/* Called by fstate_flush_dead once the letter of a line marked "report"
+ * (out of attempts when replayed or adopted, not by a verdict) is written.
+ * Borrows: fl, its data included, valid until this returns. */
+typedef void (*fstate_dead_fn)(void *arg, const struct fline *fl);
+void fstate_on_dead(struct fstate *st, fstate_dead_fn fn, void *arg);
 
 /* Under the lock: append the queued dead letters to dead.jsonl. Returns 0
  * or a negative errno. */
 int fstate_flush_dead(struct fstate *st);
 
 /* The next ready line (replayed, adopted, or failed and to be retried),
- * with its data read back from the file; NULL when none. Sets *rc to 0, or
- * to a negative errno (and returns NULL) when the file cannot be read. */
+ * with its data read back from the file, started as a claim is; NULL when
+ * none. Sets *rc to 0, or to a negative errno (and returns NULL) when the
+ * file cannot be read or the journal written. */
 struct fline *fstate_next(struct fstate *st, int *rc);
 
 /* Settle @fl. Each writes one journal record and returns 0 or a negative
@@ -124,9 +157,11 @@ int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
 int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
                 const char *error);
 
-/* Put @fl, taken but not run (or interrupted), back at the head of the
- * ready queue with the same attempt. Writes nothing: it is still claimed. */
-void fstate_release(struct fstate *st, struct fline *fl);
+/* Put @fl, taken but not run (or interrupted by a stop), back at the head
+ * of the ready queue with the same attempt. It stays claimed; its start is
+ * withdrawn with an R record, so the run is not counted. Returns 0 or a
+ * negative errno (the line is back in the queue either way). */
+int fstate_release(struct fstate *st, struct fline *fl);
 
 /* Lines owned (delivered, ready or dead); ready; dead letters waiting. */
 size_t fstate_owned(const struct fstate *st);

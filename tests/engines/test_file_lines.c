@@ -217,6 +217,45 @@ static void test_unterminated_then_appended(void **state)
     lines_fini(&l);
 }
 
+/* What is left once every whole line is taken: the unterminated last line,
+ * when it is this shard's and not blank. */
+static void test_tail(void **state)
+{
+    struct lines_shard odd = {0, 2}, even = {1, 2};
+    struct lines l;
+    struct lines_param p;
+
+    assert_int_equal(lines_init(&l, 64), 0);
+    assert_int_equal(lines_tail(&l, &all, &p), 0);
+    feeds(&l, "a\nhal");
+    expect(&l, &all, 0, "a", 1);
+    assert_int_equal(lines_next(&l, &all, 0, &p), 0);
+    assert_int_equal(lines_tail(&l, &all, &p), 1);
+    assert_int_equal(p.line, 2);
+    assert_int_equal(p.offset, 2);
+    assert_int_equal(p.len, 3);
+    assert_memory_equal(p.data, "hal", 3);
+    /* Nothing was consumed: the rest of the line completes it. */
+    feeds(&l, "f\r");
+    assert_int_equal(lines_next(&l, &all, 0, &p), 0);
+    assert_int_equal(lines_tail(&l, &all, &p), 1);
+    assert_int_equal(p.len, 4);
+    feeds(&l, "\n\r");
+    expect(&l, &all, 0, "half", 2);
+    assert_int_equal(lines_next(&l, &all, 0, &p), 0);
+    assert_int_equal(lines_tail(&l, &all, &p), 0); /* blank so far */
+    lines_fini(&l);
+
+    assert_int_equal(lines_init(&l, 64), 0);
+    feeds(&l, "1\n2");
+    expect(&l, &odd, 0, "1", 1);
+    assert_int_equal(lines_next(&l, &odd, 0, &p), 0);
+    assert_int_equal(lines_tail(&l, &odd, &p), 0);
+    assert_int_equal(lines_tail(&l, &even, &p), 1);
+    assert_int_equal(p.line, 2);
+    lines_fini(&l);
+}
+
 static void test_seek(void **state)
 {
     struct lines_shard sh = {1, 2};
@@ -261,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_chunked_reads),
         cmocka_unit_test(test_long_line_grows),
         cmocka_unit_test(test_unterminated_then_appended),
+        cmocka_unit_test(test_tail),
         cmocka_unit_test(test_seek),
         cmocka_unit_test(test_u64),
     };

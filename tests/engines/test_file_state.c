@@ -131,6 +131,26 @@ static int adopt(struct fstate *st)
     return n;
 }
 
+/* What the report hook saw last, and how often. */
+static int n_reported;
+static struct {
+    uint64_t line;
+    unsigned failed;
+    char data[64];
+    char error[128];
+} last_reported;
+
+static void count_dead(void *arg, const struct fline *fl)
+{
+    n_reported++;
+    last_reported.line = fl->line;
+    last_reported.failed = fl->failed;
+    snprintf(last_reported.data, sizeof(last_reported.data), "%.*s",
+             (int)fl->len, fl->data);
+    snprintf(last_reported.error, sizeof(last_reported.error), "%s",
+             fl->error ? fl->error : "");
+}
+
 static void expect_line(const struct fline *fl, uint64_t line, const char *data,
                         unsigned attempt)
 {
@@ -266,7 +286,8 @@ static void test_same_id_in_use(void **state)
 }
 
 /* A dies with lines in every state; B adopts: done lines stay done, failed
- * ones keep their attempt count and error, dead ones get their letter. */
+ * ones keep their attempt count and error, dead ones get their letter, and
+ * the runs A never finished count as attempts. */
 static void test_adopt_dead_minion(void **state)
 {
     struct fx *fx = *state;
@@ -286,6 +307,8 @@ static void test_adopt_dead_minion(void **state)
     assert_true(exists(fx->state, "journal/a.journal"));
 
     b = mk(fx, "b");
+    fstate_on_dead(b, count_dead, NULL);
+    n_reported = 0;
     assert_int_equal(adopt(b), 4);
     assert_false(exists(fx->state, "journal/a.journal"));
     assert_false(exists(fx->state, "journal/a.lock"));
@@ -298,7 +321,7 @@ static void test_adopt_dead_minion(void **state)
             expect_line(fl, 2, "l2", 2);
             assert_string_equal(fl->error, "boom\n100%");
         } else {
-            assert_int_equal(fl->attempt, 1);
+            assert_int_equal(fl->attempt, 2);
         }
         assert_int_equal(fstate_ack(b, fl), 0);
     }
@@ -306,6 +329,8 @@ static void test_adopt_dead_minion(void **state)
     assert_int_equal(seen[2] + seen[4] + seen[5], 3);
     assert_int_equal(fstate_lock(b), 0);
     assert_int_equal(fstate_flush_dead(b), 0);
+    /* A's core dead-lettered line 3 and reported it already. */
+    assert_int_equal(n_reported, 0);
     /* Line 6 was never claimed: it is still at the cursor. */
     assert_int_equal(fstate_claim(b, 8, out), 1);
     expect_line(out[0], 6, "l6", 1);
@@ -341,17 +366,14 @@ static void test_restart_same_id(void **state)
     a = mk(fx, "w1");
     assert_int_equal(fstate_ready(a), 2);
     assert_int_equal(fstate_owned(a), 2);
-    fl = fstate_next(a, &rc);
-    assert_non_null(fl);
-    if (fl->line == 2) {
-        expect_line(fl, 2, "y", 2);
-    } else {
-        expect_line(fl, 3, "z", 1);
+    /* y failed once; z was running when w1 died: both have one attempt
+     * behind them. */
+    for (int i = 0; i < 2; i++) {
+        fl = fstate_next(a, &rc);
+        assert_non_null(fl);
+        expect_line(fl, fl->line, fl->line == 2 ? "y" : "z", 2);
+        assert_int_equal(fstate_ack(a, fl), 0);
     }
-    assert_int_equal(fstate_ack(a, fl), 0);
-    fl = fstate_next(a, &rc);
-    assert_non_null(fl);
-    assert_int_equal(fstate_ack(a, fl), 0);
     assert_null(fstate_next(a, &rc));
     assert_int_equal(claim(a, 4, out), 0);
     fstate_free(a);
@@ -421,6 +443,8 @@ static void test_exhausted_at_adoption(void **state)
 
     write_file(fx->input, "p\n", 0);
     b = mk(fx, "b");
+    fstate_on_dead(b, count_dead, NULL);
+    n_reported = 0;
     set_cursor(fx, "00000000000000000002 00000000000000000002 0\n");
     ghost_journal(fx, "C 1 0 1 1\nF 1 1 first\nC 1 0 1 2\nF 1 2 "
                       "e1\nF 1 3 last%20error%0Aline\n");
@@ -430,6 +454,12 @@ static void test_exhausted_at_adoption(void **state)
     assert_int_equal(fstate_lock(b), 0);
     assert_int_equal(fstate_flush_dead(b), 0);
     fstate_unlock(b);
+    /* No core saw it die: the engine reports it, once its letter is out. */
+    assert_int_equal(n_reported, 1);
+    assert_int_equal(last_reported.line, 1);
+    assert_int_equal(last_reported.failed, 3);
+    assert_string_equal(last_reported.data, "p");
+    assert_string_equal(last_reported.error, "last error\nline");
     assert_int_equal(fstate_owned(b), 0);
     fstate_free(b);
     snprintf(path, sizeof(path), "%s/dead.jsonl", fx->state);
@@ -439,13 +469,16 @@ static void test_exhausted_at_adoption(void **state)
     free(dead);
 }
 
-/* A writer holds the file: an unterminated last line waits for it. */
+/* A writer holds the file: an unterminated last line waits for it (and
+ * says so with -EAGAIN); once the writer is gone it still waits, for its
+ * newline, and is found by fstate_tail. */
 static void test_writer_lock(void **state)
 {
     struct fx *fx = *state;
     struct fline *out[4];
     struct fstate *a;
     struct flock lk;
+    uint64_t line = 0;
     int wfd;
 
     write_file(fx->input, "a\nb", 0);
@@ -462,34 +495,101 @@ static void test_writer_lock(void **state)
     assert_int_equal(claim(a, 4, out), -EAGAIN);
     lk.l_type = F_UNLCK;
     assert_int_equal(fcntl(wfd, F_OFD_SETLK, &lk), 0);
-    assert_int_equal(claim(a, 4, out), 1);
-    expect_line(out[0], 2, "b", 1);
     assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 1);
+    assert_int_equal(line, 2);
     /* The writer's next batch starts with the "\n" the file lacked. */
     write_file(fx->input, "\nc\n\nd\n", 1);
-    assert_int_equal(claim(a, 4, out), 2);
-    expect_line(out[0], 3, "c", 1);
-    expect_line(out[1], 5, "d", 1);
+    assert_int_equal(claim(a, 4, out), 3);
+    expect_line(out[0], 2, "b", 1);
+    expect_line(out[1], 3, "c", 1);
+    expect_line(out[2], 5, "d", 1);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 0);
     close(wfd);
     fstate_free(a);
 }
 
-/* The cursor's "partial" flag survives a restart. */
-static void test_partial_survives_restart(void **state)
+/* A line written in two write(2)s (stdio flushing at 4 KiB does that) is
+ * one param, claimed once its newline is there, with its own number; the
+ * same across a restart, and for a last line an appender ends later. */
+static void test_half_written_line(void **state)
+{
+    struct fx *fx = *state;
+    struct fline *out[4];
+    struct fstate *a;
+    uint64_t line = 0;
+
+    write_file(fx->input, "a\nhal", 0);
+    a = mk(fx, "a");
+    assert_int_equal(claim(a, 4, out), 1);
+    expect_line(out[0], 1, "a", 1);
+    assert_int_equal(fstate_ack(a, out[0]), 0);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 3);
+    assert_int_equal(line, 2);
+    write_file(fx->input, "f\nth", 1);
+    assert_int_equal(claim(a, 4, out), 1);
+    expect_line(out[0], 2, "half", 1);
+    assert_int_equal(fstate_ack(a, out[0]), 0);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 2);
+    assert_int_equal(line, 3);
+    fstate_free(a);
+
+    /* Another minion finds the cursor at the unterminated line. */
+    write_file(fx->input, "ree\r\nfour\n", 1);
+    a = mk(fx, "b");
+    assert_int_equal(claim(a, 4, out), 2);
+    expect_line(out[0], 3, "three", 1);
+    expect_line(out[1], 4, "four", 1);
+    assert_int_equal(fstate_ack(a, out[0]), 0);
+    assert_int_equal(fstate_ack(a, out[1]), 0);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 0);
+    fstate_free(a);
+}
+
+/* fstate_tail names only a line this shard would take, and not a blank
+ * one. */
+static void test_tail_of_shard(void **state)
+{
+    struct fx *fx = *state;
+    struct lines_shard sh = {0, 2};
+    struct fline *out[4];
+    struct fstate *a;
+    uint64_t line;
+    char err[600];
+
+    write_file(fx->input, "1\n2", 0);
+    a = fstate_new(fx->state, "a", fx->fd, &sh, 3, err, sizeof(err));
+    assert_non_null(a);
+    assert_int_equal(claim(a, 4, out), 1);
+    expect_line(out[0], 1, "1", 1);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 0);
+    write_file(fx->input, "\n\r", 1);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 0);
+    write_file(fx->input, "\n4\n5", 1);
+    assert_int_equal(claim(a, 4, out), 0);
+    assert_int_equal(fstate_tail(a, &line), 1);
+    assert_int_equal(line, 5);
+    fstate_free(a);
+}
+
+/* A cursor from an older minionize that took "b" unterminated (PARTIAL 1):
+ * the "\n" the writer then added ends that line, it is not a blank one. */
+static void test_partial_cursor_honoured(void **state)
 {
     struct fx *fx = *state;
     struct fline *out[4];
     struct fstate *a;
 
-    write_file(fx->input, "a\nb", 0);
+    write_file(fx->input, "a\nb\nc\n", 0);
     a = mk(fx, "a");
-    assert_int_equal(claim(a, 4, out), 1);
-    assert_int_equal(fstate_ack(a, out[0]), 0);
-    assert_int_equal(claim(a, 4, out), 1);
-    expect_line(out[0], 2, "b", 1);
-    assert_int_equal(fstate_ack(a, out[0]), 0);
     fstate_free(a);
-    write_file(fx->input, "\nc\n", 1);
+    set_cursor(fx, "00000000000000000003 00000000000000000003 1\n");
     a = mk(fx, "a2");
     assert_int_equal(claim(a, 4, out), 1);
     expect_line(out[0], 3, "c", 1);
@@ -576,23 +676,139 @@ static void test_sharded_claims(void **state)
     fstate_free(a);
 }
 
+/* A released run (a stop) is withdrawn: it does not count, in this
+ * minion or in whoever adopts the line. */
 static void test_release_keeps_attempt(void **state)
 {
     struct fx *fx = *state;
     struct fline *out[2], *fl;
-    struct fstate *a;
+    struct fstate *a, *b;
     int rc;
 
     write_file(fx->input, "a\nb\n", 0);
     a = mk(fx, "a");
     assert_int_equal(claim(a, 2, out), 2);
-    fstate_release(a, out[1]);
-    fstate_release(a, out[0]);
+    assert_int_equal(fstate_release(a, out[1]), 0);
+    assert_int_equal(fstate_release(a, out[0]), 0);
     fl = fstate_next(a, &rc);
     expect_line(fl, 1, "a", 1);
-    fl = fstate_next(a, &rc);
-    expect_line(fl, 2, "b", 1);
+    assert_int_equal(fstate_release(a, fl), 0);
     fstate_free(a);
+
+    b = mk(fx, "b");
+    assert_int_equal(adopt(b), 2);
+    for (int i = 0; i < 2; i++) {
+        fl = fstate_next(b, &rc);
+        assert_non_null(fl);
+        assert_int_equal(fl->attempt, 1);
+        assert_int_equal(fstate_ack(b, fl), 0);
+    }
+    fstate_free(b);
+}
+
+/* A param that kills its minion every time it runs: each run that never
+ * finished counts, whether the next minion adopts the journal or the same
+ * MINION_ID replays it; after MINION_MAX_ATTEMPTS (3) deliveries the line
+ * is dead-lettered with the redis engine's words, reported once, and the
+ * line after it was never held up. */
+static void test_crash_loop_dead(void **state)
+{
+    struct fx *fx = *state;
+    static const char *ids[] = {"m1", "m2", "m2", "m3"};
+    struct fline *out[2], *fl;
+    struct fstate *st;
+    char path[600], *dead;
+    int rc;
+
+    write_file(fx->input, "boom\nnext\n", 0);
+    st = mk(fx, ids[0]);
+    assert_int_equal(claim(st, 2, out), 2);
+    expect_line(out[0], 1, "boom", 1);
+    assert_int_equal(fstate_ack(st, out[1]), 0);
+    fstate_free(st); /* killed while running "boom", attempt 1 */
+    for (unsigned attempt = 2; attempt <= 3; attempt++) {
+        st = mk(fx, ids[attempt - 1]);
+        adopt(st);
+        assert_int_equal(fstate_ready(st), 1);
+        fl = fstate_next(st, &rc);
+        expect_line(fl, 1, "boom", attempt);
+        fstate_free(st); /* killed again */
+    }
+    st = mk(fx, ids[3]);
+    fstate_on_dead(st, count_dead, NULL);
+    n_reported = 0;
+    adopt(st);
+    assert_int_equal(fstate_ready(st), 0);
+    assert_int_equal(fstate_dead_pending(st), 1);
+    assert_int_equal(fstate_lock(st), 0);
+    assert_int_equal(fstate_flush_dead(st), 0);
+    fstate_unlock(st);
+    assert_int_equal(n_reported, 1);
+    assert_int_equal(last_reported.failed, 3);
+    assert_string_equal(last_reported.data, "boom");
+    assert_string_equal(last_reported.error,
+                        "delivered 3 times without finishing");
+    assert_int_equal(fstate_owned(st), 0);
+    assert_int_equal(claim(st, 2, out), 0);
+    fstate_free(st);
+    snprintf(path, sizeof(path), "%s/dead.jsonl", fx->state);
+    dead = read_file(path);
+    assert_non_null(strstr(dead, "{\"line\":1,\"param\":\"boom\",\"error\":"
+                                 "\"delivered 3 times without finishing\","
+                                 "\"attempts\":3,\"minion\":\"m3\""));
+    assert_int_equal(strchr(dead, '\n') - dead, strlen(dead) - 1);
+    free(dead);
+}
+
+/* A failure, then a run that never ends: both count; with 2 attempts the
+ * line is dead when replayed. A compaction keeps the start of a run. */
+static void test_crash_after_failure(void **state)
+{
+    struct fx *fx = *state;
+    struct fline *out[2], *fl;
+    struct fstate *st;
+    char err[600];
+    int rc;
+
+    write_file(fx->input, "x\ny\n", 0);
+    st = fstate_new(fx->state, "w", fx->fd, &all, 2, err, sizeof(err));
+    assert_non_null(st);
+    assert_int_equal(claim(st, 2, out), 2);
+    assert_int_equal(fstate_fail(st, out[0], 1, "exit 1"), 0);
+    fl = fstate_next(st, &rc);
+    expect_line(fl, 1, "x", 2);
+    assert_int_equal(fstate_ack(st, out[1]), 0);
+    /* Down to what is owned: line 1, running its second attempt. */
+    assert_int_equal(fstate_compact(st, 0), 0);
+    fstate_free(st);
+
+    st = fstate_new(fx->state, "w", fx->fd, &all, 2, err, sizeof(err));
+    assert_non_null(st);
+    fstate_on_dead(st, count_dead, NULL);
+    n_reported = 0;
+    assert_int_equal(fstate_ready(st), 0);
+    assert_int_equal(fstate_dead_pending(st), 1);
+    assert_int_equal(fstate_lock(st), 0);
+    assert_int_equal(fstate_flush_dead(st), 0);
+    fstate_unlock(st);
+    assert_int_equal(n_reported, 1);
+    assert_int_equal(last_reported.failed, 2);
+    assert_string_equal(last_reported.error,
+                        "delivered 2 times without finishing");
+    fstate_free(st);
+
+    /* With attempts left, the lost run only moves the count on. */
+    write_file(fx->input, "z\n", 1);
+    st = mk(fx, "v");
+    assert_int_equal(claim(st, 2, out), 1);
+    expect_line(out[0], 3, "z", 1);
+    fstate_free(st);
+    st = mk(fx, "v");
+    fl = fstate_next(st, &rc);
+    expect_line(fl, 3, "z", 2);
+    assert_null(fl->error);
+    assert_int_equal(fstate_ack(st, fl), 0);
+    fstate_free(st);
 }
 
 static void test_encodings(void **state)
@@ -642,12 +858,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_exhausted_at_adoption, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_writer_lock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_survives_restart, setup,
+        cmocka_unit_test_setup_teardown(test_half_written_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tail_of_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_cursor_honoured, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_past_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sharded_claims, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_keeps_attempt, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_crash_loop_dead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_after_failure, setup,
                                         teardown),
         cmocka_unit_test(test_encodings),
     };
