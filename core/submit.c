@@ -19,7 +19,9 @@
 
 #include <cJSON.h>
 #include <hiredis.h>
+#include <minionize/plugin.h>
 
+#include "decoder.h"
 #include "settings.h"
 #include "redis_url.h"
 #include "sweep.h"
@@ -31,6 +33,8 @@
 #define CONNECT_TIMEOUT_S 5
 #define COMMAND_TIMEOUT_S 30
 #define BLOCK_MS 1000 /* XREAD BLOCK: how often --timeout is checked */
+/* --wait's progress line is redrawn at most this often (seconds). */
+#define PROGRESS_EVERY_S 0.25
 
 struct param {
     char *data; /* NUL-terminated, though a param may hold NULs */
@@ -86,9 +90,15 @@ static void usage(FILE *out)
             "gives 4 params\n"
             "      --wait            redis: print each result's output in "
             "submission order;\n"
-            "                        exit 1 if any param ended dead\n"
+            "                        exit 1 if any param ended dead. On a "
+            "terminal, stderr\n"
+            "                        shows how many results are back and "
+            "since when\n"
             "      --timeout SECONDS with --wait: give up after this long "
-            "(exit 1)\n"
+            "(exit 1); without\n"
+            "                        it --wait waits for every result, "
+            "however long, even\n"
+            "                        when no minion runs\n"
             "      --env-file PATH   read settings from PATH instead of "
             "./.env\n"
             "  -q, --quiet           do not print the number submitted\n"
@@ -236,18 +246,16 @@ static int check_json(const struct params *ps)
 
     for (i = 0; i < ps->n; i++) {
         const struct param *p = &ps->v[i];
-        cJSON *v = NULL;
+        char why[128];
 
-        /* A NUL would end the text early and hide what follows it. */
-        if (memchr(p->data, '\0', p->len) == NULL) {
-            v = cJSON_ParseWithOpts(p->data, NULL, 1);
-        }
-        if (v == NULL) {
-            tools_error("%s %zu: not JSON: %.60s%s", where_word(ps), p->where,
+        /* The minion's own check (MINION_DECODER=json): what it would
+         * refuse is refused here, with the same reason. */
+        if (decoder_check(MINION_DECODER_JSON, p->data, p->len, why,
+                          sizeof(why)) < 0) {
+            tools_error("%s %zu: %s: %.60s%s", where_word(ps), p->where, why,
                         p->data, p->len > 60 ? "..." : "");
             return -EINVAL;
         }
-        cJSON_Delete(v);
     }
     return 0;
 }
@@ -688,6 +696,105 @@ static void flush_in_order(struct pending *pend, size_t n, size_t *next)
     fflush(stdout);
 }
 
+/* --wait's progress on a terminal: one line on stderr, redrawn in place, so
+ * that a wait with no minion running is not silent. */
+struct progress {
+    int on;        /* stderr is a terminal */
+    int clear_out; /* stdout is one too: clear the line before outputs */
+    size_t shown;  /* length of the line on screen (no newline yet); 0: none */
+    double start, last, timeout;
+    char since[16]; /* wall clock of the start, HH:MM:SS */
+};
+
+static void progress_init(struct progress *pg, double timeout)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    memset(pg, 0, sizeof(*pg));
+    pg->on = isatty(STDERR_FILENO);
+    pg->clear_out = pg->on && isatty(STDOUT_FILENO);
+    pg->start = now_s();
+    pg->timeout = timeout;
+    if (localtime_r(&t, &tm) == NULL ||
+        strftime(pg->since, sizeof(pg->since), "%H:%M:%S", &tm) == 0) {
+        snprintf(pg->since, sizeof(pg->since), "the start");
+    }
+}
+
+/* @secs as 42s, 3m07s or 2h05m. */
+static void format_span(double secs, char *buf, size_t len)
+{
+    long s = secs > 0 ? (long)secs : 0;
+
+    if (s < 60) {
+        snprintf(buf, len, "%lds", s);
+    } else if (s < 3600) {
+        snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+    } else {
+        snprintf(buf, len, "%ldh%02ldm", s / 3600, s % 3600 / 60);
+    }
+}
+
+/* Draw the line: at most every PROGRESS_EVERY_S unless @force. */
+static void progress_draw(struct progress *pg, size_t back, size_t n, int force)
+{
+    double now = now_s();
+    char line[192], took[32], left[32];
+    int len;
+
+    if (!pg->on || (!force && pg->shown && now - pg->last < PROGRESS_EVERY_S)) {
+        return;
+    }
+    format_span(now - pg->start, took, sizeof(took));
+    len = snprintf(line, sizeof(line),
+                   PROGRAM ": %zu of %zu result%s back, waiting since %s (%s",
+                   back, n, n == 1 ? "" : "s", pg->since, took);
+    if (pg->timeout > 0 && len > 0 && (size_t)len < sizeof(line)) {
+        format_span(pg->timeout - (now - pg->start) + 0.999, left,
+                    sizeof(left));
+        len += snprintf(line + len, sizeof(line) - (size_t)len,
+                        "; --timeout in %s", left);
+    }
+    if (len > 0 && (size_t)len < sizeof(line) - 1) {
+        line[len++] = ')';
+        line[len] = '\0';
+    }
+    if (len < 0 || (size_t)len >= sizeof(line)) {
+        return;
+    }
+    /* Spaces cover what a longer line before left: no terminal escapes. */
+    fprintf(stderr, "\r%s%*s", line,
+            pg->shown > (size_t)len ? (int)(pg->shown - (size_t)len) : 0, "");
+    fflush(stderr);
+    pg->shown = (size_t)len;
+    pg->last = now;
+}
+
+/* Before outputs go to the same terminal: take the line away. */
+static void progress_clear(struct progress *pg)
+{
+    if (!pg->clear_out || !pg->shown) {
+        return;
+    }
+    fprintf(stderr, "\r%*s\r", (int)pg->shown, "");
+    fflush(stderr);
+    pg->shown = 0;
+}
+
+/* The last state, and the newline that ends the line. */
+static void progress_end(struct progress *pg, size_t back, size_t n)
+{
+    if (!pg->on) {
+        return;
+    }
+    progress_draw(pg, back, n, 1);
+    fputc('\n', stderr);
+    fflush(stderr);
+    pg->shown = 0;
+    pg->on = 0; /* ended: messages may follow */
+}
+
 /* Read the results stream from @last until every param is final or the
  * deadline passes. Returns the exit status. */
 static int wait_results(redisContext *c, const char *results, char *last,
@@ -696,10 +803,13 @@ static int wait_results(redisContext *c, const char *results, char *last,
     struct pending **by_id = malloc((n ? n : 1) * sizeof(*by_id));
     double deadline = timeout > 0 ? now_s() + timeout : 0;
     size_t i, j, next = 0, left = n, dead = 0;
+    struct progress pg;
     char block[32];
     redisReply *r;
     int rc = 0;
 
+    progress_init(&pg, timeout);
+    pg.on = pg.on && n > 0;
     if (by_id == NULL) {
         tools_error("out of memory");
         return 1;
@@ -711,6 +821,7 @@ static int wait_results(redisContext *c, const char *results, char *last,
     while (left > 0) {
         long ms = BLOCK_MS;
 
+        progress_draw(&pg, n - left, n, 0);
         if (deadline > 0) {
             double rem = deadline - now_s();
 
@@ -725,11 +836,13 @@ static int wait_results(redisContext *c, const char *results, char *last,
         r = redisCommand(c, "XREAD COUNT 1000 BLOCK %s STREAMS %s %s", block,
                          results, last);
         if (r == NULL) {
+            progress_end(&pg, n - left, n);
             tools_error("redis: XREAD %s: %s", results, c->errstr);
             rc = 1;
             break;
         }
         if (r->type == REDIS_REPLY_ERROR) {
+            progress_end(&pg, n - left, n);
             tools_error("redis: XREAD %s: %s", results, r->str);
             freeReplyObject(r);
             rc = 1;
@@ -766,12 +879,17 @@ static int wait_results(redisContext *c, const char *results, char *last,
         }
         freeReplyObject(r);
         if (rc < 0) {
+            progress_end(&pg, n - left, n);
             tools_error("out of memory");
             rc = 1;
             break;
         }
+        if (next < n && pend[next].final) {
+            progress_clear(&pg);
+        }
         flush_in_order(pend, n, &next);
     }
+    progress_end(&pg, n - left, n);
     free(by_id);
     free(last);
     for (i = 0; i < n; i++) {
@@ -817,6 +935,14 @@ static int submit_redis(const struct params *ps, struct settings *cfg,
         if (results == NULL) {
             tools_error("out of memory");
             return 1;
+        }
+        if (strcmp(results, stream) == 0) {
+            tools_error("REDIS_RESULTS must not be the params stream "
+                        "(REDIS_STREAM=%s): minions refuse it, and --wait "
+                        "would read params as results",
+                        stream);
+            free(results);
+            return 2;
         }
     }
     c = redis_open(url);

@@ -5,7 +5,10 @@
  *   REDIS_CLAIM_IDLE_MS in any consumer's pending list: their minion died.
  * - Refresh: every REDIS_CLAIM_IDLE_MS/3, reset the idle time of what this
  *   minion holds, so a long task is never claimed by another while it runs,
- *   and publish the heartbeat. */
+ *   and publish the heartbeat (on Redis's clock).
+ * - Sweep: every so often, remove the consumers whose heartbeat is long
+ *   stale and that hold nothing, a bounded pass at a time, so a fleet with
+ *   ever new names (Kubernetes pods) does not grow the group forever. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,14 +22,22 @@
 
 /* Ids per refresh script call: bounds the Lua stack and the command. */
 #define REFRESH_CHUNK 256
-/* The per-minion stats hash outlives its minion this long (ms). */
-#define STATS_TTL_MS "86400000"
+/* A consumer is removed once its heartbeat is this many claim idle times
+ * old, and at least SWEEP_STALE_MIN_MS: long after its entries would have
+ * been claimed, long enough to look at a dead minion in XINFO CONSUMERS. */
+#define SWEEP_STALE_FACTOR 10
+#define SWEEP_STALE_MIN_MS 3600000LL
+/* A sweep starts every stale bound / SWEEP_EVERY_DIV. */
+#define SWEEP_EVERY_DIV 4
+/* Heartbeat fields per sweep pass (an HSCAN COUNT): what one script call
+ * may look at, so a group of thousands of consumers never stalls Redis. */
+#define SWEEP_CHUNK "100"
 
 static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct rds *r = priv;
     const redisReply *reply = rep;
-    const redisReply *rows, *deleted;
+    const redisReply *rows;
     const char *cursor;
     struct take_row row;
     size_t taken = 0;
@@ -41,7 +52,7 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
                    reply->str);
         return;
     }
-    if (claim_reply_parse(reply, &cursor, &rows, &deleted) < 0) {
+    if (claim_reply_parse(reply, &cursor, &rows) < 0) {
         minion_log(r->inst, MINION_LOG_WARN,
                    "claiming idle entries: unexpected reply");
         snprintf(r->claim_cursor, sizeof(r->claim_cursor), "0-0");
@@ -62,9 +73,6 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
                    "claimed %zu entr%s idle for over %s ms", taken,
                    taken == 1 ? "y" : "ies", r->claim_idle);
     }
-    for (size_t i = 0; i < deleted->elements; i++) {
-        engine_lost(r, deleted->element[i]->str, 0);
-    }
     engine_pump(r);
     /* Not at the end of the pending list yet: go on while there is room. */
     if (strcmp(r->claim_cursor, "0-0") != 0) {
@@ -80,8 +88,8 @@ void claims_run(struct rds *r)
                           r->claim_idle, r->claim_cursor, count};
     unsigned want;
 
-    if (r->paused || r->drained || r->dying || r->claim_busy || !r->live ||
-        !rconn_is_ready(r->cmd)) {
+    if (r->ctx->dry_run || r->paused || r->drained || r->dying ||
+        r->claim_busy || !r->live || !rconn_is_ready(r->cmd)) {
         return;
     }
     want = r->credit > r->ready.n ? r->credit - (unsigned)r->ready.n : 0;
@@ -195,34 +203,38 @@ static void refresh(struct rds *r)
     free(argv);
 }
 
-static int push_argv(struct rds *r, int argc, const char **argv)
-{
-    char *buf = NULL;
-    int len = redisFormatCommandArgv(&buf, argc, argv, NULL);
-
-    writer_push(r, buf, len, W_BEAT);
-    return len < 0 ? -ENOMEM : 0;
-}
-
 void claims_beat(struct rds *r, const char *state)
 {
-    char now[24], started[24], inflight[24], ok[24], failed[24], dead[24],
-        conc[16];
-    const char *seen[] = {"HSET", r->minions_key, r->me, now};
-    const char *stats[] = {
-        "HSET",        r->stats_key,
-        "last_seen",   now,
-        "state",       state,
-        "nodename",    r->ctx->nodename ? r->ctx->nodename : "",
-        "concurrency", conc,
-        "in_flight",   inflight,
-        "ok",          ok,
-        "failed",      failed,
-        "dead",        dead,
-        "started",     started};
-    const char *ttl[] = {"PEXPIRE", r->stats_key, STATS_TTL_MS};
+    char started[24], inflight[24], ok[24], failed[24], dead[24], conc[16];
+    const char *argv[] = {"EVAL",
+                          script_beat,
+                          "2",
+                          r->minions_key,
+                          r->stats_key,
+                          r->me,
+                          STATS_TTL_MS,
+                          "state",
+                          state,
+                          "nodename",
+                          r->ctx->nodename ? r->ctx->nodename : "",
+                          "concurrency",
+                          conc,
+                          "in_flight",
+                          inflight,
+                          "ok",
+                          ok,
+                          "failed",
+                          failed,
+                          "dead",
+                          dead,
+                          "started",
+                          started};
+    char *buf = NULL;
+    int len;
 
-    snprintf(now, sizeof(now), "%lld", (long long)(minion_now() * 1000.0));
+    if (r->ctx->dry_run) {
+        return; /* a dry run is no consumer: nothing may look alive */
+    }
     snprintf(started, sizeof(started), "%lld",
              (long long)(r->started * 1000.0));
     snprintf(inflight, sizeof(inflight), "%zu", r->running.n);
@@ -230,9 +242,9 @@ void claims_beat(struct rds *r, const char *state)
     snprintf(failed, sizeof(failed), "%llu", r->n_failed);
     snprintf(dead, sizeof(dead), "%llu", r->n_dead);
     snprintf(conc, sizeof(conc), "%u", r->ctx->concurrency);
-    push_argv(r, 4, seen);
-    push_argv(r, (int)(sizeof(stats) / sizeof(stats[0])), stats);
-    push_argv(r, 3, ttl);
+    len = redisFormatCommandArgv(&buf, (int)(sizeof(argv) / sizeof(argv[0])),
+                                 argv, NULL);
+    writer_push(r, buf, len, W_BEAT);
 }
 
 static void on_refresh_tick(evutil_socket_t fd, short what, void *arg)
@@ -244,6 +256,89 @@ static void on_refresh_tick(evutil_socket_t fd, short what, void *arg)
     if (rconn_is_ready(r->cmd)) {
         claims_beat(r, r->paused ? "stopping" : "running");
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweep of dead consumers                                                   */
+
+static void sweep_pass(struct rds *r);
+
+static void on_sweep(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    const redisReply *gone;
+
+    r->sweep_busy = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return; /* the sweep goes on from its cursor once back */
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "removing dead consumers: %s; tried again later",
+                   reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                    : "unexpected reply");
+        r->sweep_due = 0;
+        return;
+    }
+    gone = reply->element[1];
+    r->sweep_passes++;
+    r->sweep_removed += gone->elements;
+    for (size_t i = 0; i < gone->elements; i++) {
+        if (gone->element[i]->type == REDIS_REPLY_STRING) {
+            minion_log(r->inst, MINION_LOG_DEBUG,
+                       "removed consumer %s: heartbeat over %s ms old, "
+                       "nothing pending",
+                       gone->element[i]->str, r->sweep_stale);
+        }
+    }
+    snprintf(r->sweep_cursor, sizeof(r->sweep_cursor), "%s",
+             reply->element[0]->str);
+    if (strcmp(r->sweep_cursor, "0") != 0) {
+        sweep_pass(r); /* the next chunk, behind what else is queued */
+        return;
+    }
+    minion_log(r->inst, r->sweep_removed ? MINION_LOG_INFO : MINION_LOG_DEBUG,
+               "removed %zu dead consumer%s from group %s (heartbeat over %s "
+               "ms old, nothing pending; %zu pass%s)",
+               r->sweep_removed, r->sweep_removed == 1 ? "" : "s", r->group,
+               r->sweep_stale, r->sweep_passes,
+               r->sweep_passes == 1 ? "" : "es");
+    r->sweep_due = 0;
+}
+
+static void sweep_pass(struct rds *r)
+{
+    const char *argv[] = {"EVAL",          script_sweep, "2",   r->stream,
+                          r->minions_key,  r->group,     r->me, r->sweep_stale,
+                          r->sweep_cursor, SWEEP_CHUNK};
+
+    if (r->ctx->dry_run || !r->sweep_due || r->sweep_busy || r->paused ||
+        r->drained || r->dying || !r->live || !rconn_is_ready(r->cmd)) {
+        return;
+    }
+    if (rconn_send(r->cmd, on_sweep, r, 10, argv, NULL) == 0) {
+        r->sweep_busy = 1;
+    }
+}
+
+void claims_sweep(struct rds *r)
+{
+    sweep_pass(r);
+}
+
+static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct rds *r = arg;
+
+    if (!r->sweep_due) {
+        r->sweep_due = 1;
+        r->sweep_removed = r->sweep_passes = 0;
+        snprintf(r->sweep_cursor, sizeof(r->sweep_cursor), "0");
+    }
+    sweep_pass(r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -260,16 +355,27 @@ static struct timeval ms_tv(long long ms)
 int claims_start(struct rds *r)
 {
     long long idle = r->conf->claim_idle_ms;
-    struct timeval claim = ms_tv(idle / 2), fresh = ms_tv(idle / 3);
+    long long stale = idle * SWEEP_STALE_FACTOR;
+    struct timeval claim = ms_tv(idle / 2), fresh = ms_tv(idle / 3), sweep;
 
+    if (stale < SWEEP_STALE_MIN_MS) {
+        stale = SWEEP_STALE_MIN_MS;
+    }
+    sweep = ms_tv(stale / SWEEP_EVERY_DIV);
+    snprintf(r->sweep_stale, sizeof(r->sweep_stale), "%lld", stale);
     snprintf(r->claim_cursor, sizeof(r->claim_cursor), "0-0");
+    /* The first sweep runs as soon as the minion reads live. */
+    snprintf(r->sweep_cursor, sizeof(r->sweep_cursor), "0");
+    r->sweep_due = 1;
     r->claim_ev = event_new(r->base, -1, EV_PERSIST, on_claim_tick, r);
     r->refresh_ev = event_new(r->base, -1, EV_PERSIST, on_refresh_tick, r);
-    if (!r->claim_ev || !r->refresh_ev) {
+    r->sweep_ev = event_new(r->base, -1, EV_PERSIST, on_sweep_tick, r);
+    if (!r->claim_ev || !r->refresh_ev || !r->sweep_ev) {
         return -ENOMEM;
     }
     evtimer_add(r->claim_ev, &claim);
     evtimer_add(r->refresh_ev, &fresh);
+    evtimer_add(r->sweep_ev, &sweep);
     return 0;
 }
 
@@ -277,6 +383,9 @@ void claims_pause(struct rds *r)
 {
     if (r->claim_ev) {
         evtimer_del(r->claim_ev);
+    }
+    if (r->sweep_ev) {
+        evtimer_del(r->sweep_ev);
     }
 }
 
@@ -296,5 +405,8 @@ void claims_fini(struct rds *r)
     if (r->refresh_ev) {
         event_free(r->refresh_ev);
     }
-    r->claim_ev = r->refresh_ev = NULL;
+    if (r->sweep_ev) {
+        event_free(r->sweep_ev);
+    }
+    r->claim_ev = r->refresh_ev = r->sweep_ev = NULL;
 }

@@ -2,7 +2,8 @@
 /* The redis engine's shared state. One instance owns two connections: `rd`
  * only ever carries the blocking XREADGROUP (a blocked read holds back every
  * reply behind it), `cmd` carries everything else: acks, results, dead
- * letters, claims, refreshes, heartbeats. */
+ * letters, claims, refreshes, heartbeats, the sweep of dead consumers. A
+ * dry run uses `rd` alone, reading without the group (see reader.c). */
 #ifndef REDIS_ENGINE_H
 #define REDIS_ENGINE_H
 
@@ -15,6 +16,9 @@
 #include "redis_url.h"
 
 struct event;
+
+/* The per-minion stats hash outlives its minion this long (ms). */
+#define STATS_TTL_MS "86400000"
 
 /* The settings table fills this. */
 struct redis_conf {
@@ -114,12 +118,21 @@ struct rds {
     long long drain_pending; /* XPENDING total of the drain check */
     char hist_cursor[RID_MAX + 1];
     struct event *group_ev;
+    /* A dry run reads without the group, from here on (exclusive). */
+    char dry_cursor[RID_MAX];
 
     /* claims.c */
     int claim_busy;
     unsigned refresh_busy;
     char claim_cursor[RID_MAX];
     struct event *claim_ev, *refresh_ev;
+    /* The sweep of dead consumers: a pass is out; a sweep is due; where
+     * the pass over the heartbeat hash is; removed in this sweep. */
+    int sweep_busy, sweep_due;
+    char sweep_cursor[24];
+    char sweep_stale[24]; /* ms after which a heartbeat is long stale */
+    size_t sweep_removed, sweep_passes;
+    struct event *sweep_ev;
 
     struct writer w;
 
@@ -168,6 +181,8 @@ void claims_run(struct rds *r);
 void claims_pause(struct rds *r);
 void claims_stop(struct rds *r);
 void claims_beat(struct rds *r, const char *state);
+/* Remove dead consumers, if a sweep is due: a pass at a time. */
+void claims_sweep(struct rds *r);
 void claims_fini(struct rds *r);
 
 /* writer.c */
@@ -192,5 +207,8 @@ extern const char script_take[];
 extern const char script_claim[];
 extern const char script_refresh[];
 extern const char script_dead[];
+extern const char script_enlist[];
+extern const char script_beat[];
+extern const char script_sweep[];
 
 #endif

@@ -183,24 +183,16 @@ int take_row_parse(const redisReply *row, struct take_row *out)
 }
 
 int claim_reply_parse(const redisReply *reply, const char **cursor,
-                      const redisReply **rows, const redisReply **deleted)
+                      const redisReply **rows)
 {
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         !is_string(reply->element[0]) ||
         !rid_valid(reply->element[0]->str, reply->element[0]->len) ||
-        reply->element[1]->type != REDIS_REPLY_ARRAY ||
-        reply->element[2]->type != REDIS_REPLY_ARRAY) {
+        reply->element[1]->type != REDIS_REPLY_ARRAY) {
         return -EPROTO;
     }
     *cursor = reply->element[0]->str;
     *rows = reply->element[1];
-    *deleted = reply->element[2];
-    for (size_t i = 0; i < (*deleted)->elements; i++) {
-        const redisReply *d = (*deleted)->element[i];
-        if (!is_string(d) || !rid_valid(d->str, d->len)) {
-            return -EPROTO;
-        }
-    }
     return 0;
 }
 

@@ -52,10 +52,11 @@ struct take_row {
 /* Returns 0 with @out filled from one script row, or -EPROTO. */
 int take_row_parse(const redisReply *row, struct take_row *out);
 
-/* The claim script's reply `[cursor, rows, deleted-ids]`. Returns 0, or
- * -EPROTO. Borrows: everything points into @reply. */
+/* The claim script's reply `[cursor, rows]`; entries found deleted while
+ * pending are rows too (TAKE_DELETED, with their delivery count). Returns
+ * 0, or -EPROTO. Borrows: everything points into @reply. */
 int claim_reply_parse(const redisReply *reply, const char **cursor,
-                      const redisReply **rows, const redisReply **deleted);
+                      const redisReply **rows);
 
 /* One entry of the results stream. */
 struct result_fields {

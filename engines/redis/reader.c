@@ -4,8 +4,11 @@
  * the command connection; then new entries with a blocking XREADGROUP `>`
  * on the read connection, COUNT = the credit, a finite BLOCK so the
  * connection can always be closed and the watchdog can tell a dead server
- * from an empty stream. Also: recreating a deleted group, and the drain
- * check of MINION_EXIT_WHEN_EMPTY. */
+ * from an empty stream. Also: recreating a deleted group, the drain check
+ * of MINION_EXIT_WHEN_EMPTY, and the read of a dry run, which is no
+ * consumer at all: a plain XREAD from the group's last delivered id on, so
+ * that no delivery is counted, nothing is parked in a pending list and the
+ * entries stay for real minions. */
 #include "config.h"
 
 #include <errno.h>
@@ -60,6 +63,7 @@ static void history_end(struct rds *r)
     r->live = 1;
     /* Then what dead minions left: claiming waited for the history. */
     claims_run(r);
+    claims_sweep(r);
 }
 
 static void history_failed(struct rds *r, const redisReply *reply)
@@ -398,6 +402,79 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
     engine_pump(r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Dry run                                                                   */
+
+static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
+{
+    struct rds *r = priv;
+    const redisReply *reply = rep;
+    const redisReply *entries;
+
+    r->reading = 0;
+    if (!rconn_reply_usable(ac, reply) || r->dying) {
+        return; /* read again from the cursor once the connection is back */
+    }
+    if (reply->type == REDIS_REPLY_ERROR || read_entries(reply, &entries) < 0) {
+        minion_log(
+            r->inst, r->group_backoff_ms ? MINION_LOG_DEBUG : MINION_LOG_WARN,
+            "XREAD: %s; retrying",
+            reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        backoff(r, 0);
+        return;
+    }
+    r->group_backoff_ms = 0;
+    for (size_t i = 0; entries && i < entries->elements; i++) {
+        const char *id, *data;
+        const redisReply *fields;
+        size_t len;
+        char *owned;
+
+        if (entry_split(entries->element[i], &id, &fields) < 0) {
+            minion_log(r->inst, MINION_LOG_WARN,
+                       "XREAD: malformed entry skipped");
+            continue;
+        }
+        snprintf(r->dry_cursor, sizeof(r->dry_cursor), "%s", id);
+        if (!fields || entry_param(fields, &data, &len, &owned) < 0) {
+            minion_log(r->inst, MINION_LOG_WARN,
+                       "task %s: unreadable entry; a real minion would "
+                       "dead-letter it",
+                       id);
+            continue;
+        }
+        engine_offer(r, id, 1, data, len);
+        free(owned);
+    }
+    if (!entries && r->ctx->exit_when_empty && !r->drained &&
+        r->running.n == 0 && r->ready.n == 0) {
+        minion_log(r->inst, MINION_LOG_INFO, "dry run: reached the end of %s",
+                   r->stream);
+        r->drained = 1;
+        minion_engine_drained(r->inst);
+        return;
+    }
+    engine_pump(r);
+}
+
+static void dry_kick(struct rds *r)
+{
+    char count[16], block[16];
+    const char *argv[] = {"XREAD", "COUNT",   count,     "BLOCK",
+                          block,   "STREAMS", r->stream, r->dry_cursor};
+
+    if (r->reading || r->group_wait || !rconn_is_ready(r->rd)) {
+        return;
+    }
+    snprintf(count, sizeof(count), "%u", r->credit);
+    snprintf(block, sizeof(block), "%u", r->block_ms);
+    if (rconn_send(r->rd, on_dry_read, r, 8, argv, NULL) == 0) {
+        r->reading = 1;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+
 void reader_kick(struct rds *r)
 {
     char count[16], block[16];
@@ -407,6 +484,10 @@ void reader_kick(struct rds *r)
 
     if (r->paused || r->drained || r->dying || r->credit == 0 ||
         r->ready.head) {
+        return;
+    }
+    if (r->ctx->dry_run) {
+        dry_kick(r);
         return;
     }
     if (!r->live) {

@@ -199,6 +199,11 @@ static void dead_letter(struct rds *r, const char *id, const char *param,
 {
     struct minion_report rep;
 
+    if (r->ctx->dry_run) {
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "task %s: %s; a real minion would dead-letter it", id, why);
+        return;
+    }
     minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id, why);
     memset(&rep, 0, sizeof(rep));
     rep.task_id = id;
@@ -282,6 +287,11 @@ static void redis_finish(struct minion_instance *inst, void *handle,
     struct rtask *t = handle;
 
     rlist_remove(&r->running, t);
+    if (r->ctx->dry_run) {
+        /* Whatever the verdict: the entry stays where it was. */
+        free(t);
+        return;
+    }
     switch (verdict) {
     case MINION_VERDICT_ACK:
         r->n_ok++;
@@ -356,6 +366,7 @@ static void on_cmd_ready(void *arg)
     writer_flush(r);
     engine_pump(r);
     claims_run(r);
+    claims_sweep(r);
 }
 
 static void on_cmd_down(void *arg)
@@ -414,6 +425,52 @@ static void free_rds(struct rds *r)
     free(r->minions_key);
     free(r->stats_key);
     free(r);
+}
+
+/* The keys the engine writes must not feed it, nor each other: a result or
+ * a dead letter in the params stream is a param again (a loop that never
+ * ends), dead letters in the results stream are trimmed away with old
+ * results, and the heartbeat hash is no stream. Takes the names as they
+ * will be used (defaults applied; @results NULL when off). */
+static int check_keys(struct minion_instance *inst, const char *stream,
+                      const char *results, const char *dead,
+                      const char *minions)
+{
+    if (results && strcmp(results, stream) == 0) {
+        minion_set_error(inst,
+                         "REDIS_RESULTS must not be the params stream "
+                         "(REDIS_STREAM=%s): every result would run as a "
+                         "new param",
+                         stream);
+        return -EINVAL;
+    }
+    if (strcmp(dead, stream) == 0) {
+        minion_set_error(inst,
+                         "REDIS_DEAD must not be the params stream "
+                         "(REDIS_STREAM=%s): every dead letter would run "
+                         "again",
+                         stream);
+        return -EINVAL;
+    }
+    if (results && strcmp(results, dead) == 0) {
+        minion_set_error(inst,
+                         "REDIS_RESULTS and REDIS_DEAD must differ (both are "
+                         "%s): the results stream is trimmed, dead letters "
+                         "must not be",
+                         dead);
+        return -EINVAL;
+    }
+    if ((results && strcmp(results, minions) == 0) ||
+        strcmp(dead, minions) == 0) {
+        minion_set_error(inst,
+                         "%s must not be %s: that key holds the minions' "
+                         "heartbeats",
+                         strcmp(dead, minions) == 0 ? "REDIS_DEAD"
+                                                    : "REDIS_RESULTS",
+                         minions);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int redis_init(struct minion_instance *inst, void *conf_)
@@ -480,6 +537,10 @@ static int redis_init(struct minion_instance *inst, void *conf_)
         free_rds(r);
         return -ENOMEM;
     }
+    if (check_keys(inst, r->stream, r->results, r->dead, r->minions_key) < 0) {
+        free_rds(r);
+        return -EINVAL;
+    }
     snprintf(r->claim_idle, sizeof(r->claim_idle), "%lld", conf->claim_idle_ms);
     r->block_ms = (unsigned)(conf->claim_idle_ms / 2);
     if (r->block_ms > BLOCK_MAX_MS) {
@@ -499,8 +560,107 @@ static int redis_init(struct minion_instance *inst, void *conf_)
     return 0;
 }
 
-/* The start-up check: reachable, password right, group there. Blocking,
- * bounded by PROBE_TIMEOUT_S: nothing runs on the loop yet. */
+/* Take MINION_ID for this minion, unless a live minion has it: one whose
+ * heartbeat is younger than REDIS_CLAIM_IDLE_MS (a live minion beats every
+ * third of that; older, its entries are claimed as a dead minion's) and
+ * that did not say it stopped. The last start-up step, so a start that
+ * fails before it leaves no beat that would refuse the next try. */
+static int enlist(struct rds *r, redisContext *c)
+{
+    const char *argv[] = {"EVAL",         script_enlist, "2",
+                          r->minions_key, r->stats_key,  r->me,
+                          r->claim_idle,  STATS_TTL_MS};
+    char err[512];
+    redisReply *reply;
+    long long age;
+
+    reply = rsync_command(c, PROBE_TIMEOUT_S, 8, argv, err, sizeof(err));
+    if (!reply) {
+        minion_set_error(r->inst, "%s: checking MINION_ID %s: %s", r->where,
+                         r->me, err);
+        return -EIO;
+    }
+    age = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
+    freeReplyObject(reply);
+    if (age == -2) {
+        minion_set_error(r->inst, "%s: checking MINION_ID %s: %s", r->where,
+                         r->me, "unexpected reply");
+        return -EIO;
+    }
+    if (age >= 0) {
+        minion_set_error(r->inst,
+                         "MINION_ID %s is in use by a live minion of %s on %s "
+                         "(last heartbeat %.1fs ago; the id is free once the "
+                         "heartbeat is REDIS_CLAIM_IDLE_MS=%s ms old)",
+                         r->me, r->stream, r->where, (double)age / 1000.0,
+                         r->claim_idle);
+        return -EBUSY;
+    }
+    return 0;
+}
+
+/* A dry run starts where a real minion would read next: after the group's
+ * last delivered id; from the start when the group or the stream is still
+ * missing (a real minion would create it from id 0). Creates nothing. */
+static int dry_probe(struct rds *r, redisContext *c)
+{
+    const char *argv[] = {"XINFO", "GROUPS", r->stream};
+    redisReply *reply = redisCommandArgv(c, 3, argv, NULL);
+    const char *what = "the stream does not exist";
+
+    snprintf(r->dry_cursor, sizeof(r->dry_cursor), "0-0");
+    if (!reply) {
+        minion_set_error(r->inst, "%s: XINFO GROUPS: %s", r->where, c->errstr);
+        return -EIO;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        if (!strstr(reply->str, "no such key")) {
+            minion_set_error(r->inst, "%s: XINFO GROUPS %s: %s", r->where,
+                             r->stream, reply->str);
+            freeReplyObject(reply);
+            return -EIO;
+        }
+    } else if (reply->type == REDIS_REPLY_ARRAY) {
+        what = "the group does not exist";
+        for (size_t i = 0; i < reply->elements; i++) {
+            const redisReply *g = reply->element[i];
+            const char *name = NULL, *last = NULL;
+            if (g->type != REDIS_REPLY_ARRAY) {
+                continue;
+            }
+            for (size_t k = 0; k + 1 < g->elements; k += 2) {
+                const redisReply *key = g->element[k], *v = g->element[k + 1];
+                if (key->type != REDIS_REPLY_STRING ||
+                    v->type != REDIS_REPLY_STRING) {
+                    continue;
+                }
+                if (strcmp(key->str, "name") == 0) {
+                    name = v->str;
+                } else if (strcmp(key->str, "last-delivered-id") == 0 &&
+                           rid_valid(v->str, v->len)) {
+                    last = v->str;
+                }
+            }
+            if (name && last && strcmp(name, r->group) == 0) {
+                snprintf(r->dry_cursor, sizeof(r->dry_cursor), "%s", last);
+                what = NULL;
+                break;
+            }
+        }
+    }
+    freeReplyObject(reply);
+    minion_log(r->inst, MINION_LOG_INFO,
+               "dry run: showing what group %s would deliver next from %s on "
+               "%s (after %s%s%s); nothing is read as a consumer, acked or "
+               "written",
+               r->group, r->stream, r->where, r->dry_cursor, what ? ": " : "",
+               what ? what : "");
+    return 0;
+}
+
+/* The start-up check: reachable, password right, group there, MINION_ID
+ * free. Blocking, bounded by PROBE_TIMEOUT_S: nothing runs on the loop yet.
+ * A dry run only looks. */
 static int probe(struct rds *r)
 {
     const char *argv[] = {"XGROUP", "CREATE", r->stream,
@@ -508,11 +668,17 @@ static int probe(struct rds *r)
     char err[512];
     redisContext *c;
     redisReply *reply;
+    int rc;
 
     c = rtarget_connect_sync(&r->target, PROBE_TIMEOUT_S, err, sizeof(err));
     if (!c) {
         minion_set_error(r->inst, "%s", err);
         return -EIO;
+    }
+    if (r->ctx->dry_run) {
+        rc = dry_probe(r, c);
+        redisFree(c);
+        return rc;
     }
     reply = redisCommandArgv(c, 6, argv, NULL);
     if (!reply) {
@@ -529,8 +695,9 @@ static int probe(struct rds *r)
         return -EIO;
     }
     freeReplyObject(reply);
+    rc = enlist(r, c);
     redisFree(c);
-    return 0;
+    return rc;
 }
 
 static int redis_start(struct minion_instance *inst, struct event_base *base)
@@ -547,9 +714,13 @@ static int redis_start(struct minion_instance *inst, struct event_base *base)
     r->cmd =
         rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S, &cmd_ops, r);
     if (!r->rd || !r->cmd || writer_init(r) < 0 || reader_init(r) < 0 ||
-        claims_start(r) < 0) {
+        (!r->ctx->dry_run && claims_start(r) < 0)) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
+    }
+    if (r->ctx->dry_run) {
+        rconn_open(r->rd); /* the command connection has nothing to say */
+        return 0;
     }
     rconn_open(r->cmd);
     rconn_open(r->rd);
@@ -593,6 +764,10 @@ static int redis_stop(struct minion_instance *inst)
 
     redis_pause(inst);
     r->stopping = 1;
+    if (r->ctx->dry_run) {
+        rconn_close(r->cmd);
+        return 0; /* nothing was written */
+    }
     claims_stop(r);
     claims_beat(r, "stopped");
     writer_flush(r);

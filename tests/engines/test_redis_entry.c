@@ -240,21 +240,31 @@ static void test_take_rows(void **state)
 
 static void test_claim_reply(void **state)
 {
-    const redisReply *rows, *deleted;
+    const redisReply *rows;
     const char *cursor;
-    redisReply *r = arr(3, str("7-0"), arr(0), arr(2, str("3-0"), str("4-0")));
-    redisReply *two = arr(2, str("0-0"), arr(0)); /* a 6.2 server */
-    redisReply *badid = arr(3, str("0-0"), arr(0), arr(1, str("x")));
+    /* A claimed entry and one found deleted, delivered twice before. */
+    redisReply *r = arr(
+        2, str("7-0"),
+        arr(2,
+            arr(4, str("5-0"), integer(TAKE_OK), integer(2),
+                arr(2, str("param"), str("x"))),
+            arr(4, str("6-0"), integer(TAKE_DELETED), integer(2), str(""))));
+    /* The old three-element shape, deleted ids apart: no more. */
+    redisReply *three = arr(3, str("0-0"), arr(0), arr(1, str("3-0")));
+    redisReply *badid = arr(2, str("x"), arr(0));
+    struct take_row row;
 
-    assert_int_equal(claim_reply_parse(r, &cursor, &rows, &deleted), 0);
+    assert_int_equal(claim_reply_parse(r, &cursor, &rows), 0);
     assert_string_equal(cursor, "7-0");
-    assert_int_equal(rows->elements, 0);
-    assert_int_equal(deleted->elements, 2);
-    assert_int_equal(claim_reply_parse(two, &cursor, &rows, &deleted), -EPROTO);
-    assert_int_equal(claim_reply_parse(badid, &cursor, &rows, &deleted),
-                     -EPROTO);
+    assert_int_equal(rows->elements, 2);
+    assert_int_equal(take_row_parse(rows->element[1], &row), 0);
+    assert_int_equal(row.status, TAKE_DELETED);
+    assert_string_equal(row.id, "6-0");
+    assert_int_equal(row.count, 2);
+    assert_int_equal(claim_reply_parse(three, &cursor, &rows), -EPROTO);
+    assert_int_equal(claim_reply_parse(badid, &cursor, &rows), -EPROTO);
     drop(r);
-    drop(two);
+    drop(three);
     drop(badid);
 }
 
