@@ -76,10 +76,10 @@ extern char **environ;
  * files, the engine's connections, the two pipes of a spawn in progress. */
 #define FD_RESERVE 16
 
-/* Params that fail to fill a placeholder before any param has: at most
- * this many are held back (never more than -j) before the minion decides
- * the arguments are wrong; fewer are let go as the params' fault after
- * HELD_WAIT_S without a verdict. */
+/* Params that fail to fill a placeholder before any param has: this many
+ * are held back (holding no slot, so that -j1 sees the next params too)
+ * before the minion decides the arguments are wrong; fewer are let go as
+ * the params' fault after HELD_WAIT_S without a verdict. */
 #define HELD_MAX 3
 #define HELD_WAIT_S 1
 
@@ -128,6 +128,8 @@ struct process {
     struct child *children; /* running, not yet reaped */
     struct guard *guard;
     int guard_lost; /* warned once that groups are unguarded */
+    struct rlimit fd_limit; /* the soft limit we were given, for children */
+    int fd_limit_raised;
     sigset_t all_signals;
 
     /* Arguments that no param has filled yet: see HELD_MAX. */
@@ -491,9 +493,25 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
     /* Unlink every exited child first: ending a task may start another one
      * (process() adds to p->children) before this is over. */
     for (c = p->children; c != NULL; c = next) {
+        siginfo_t info;
         pid_t r;
+        int rc;
 
         next = c->next;
+        memset(&info, 0, sizeof(info));
+        do {
+            rc = waitid(P_PID, (id_t)c->pid, &info,
+                        WEXITED | WNOHANG | WNOWAIT);
+        } while (rc < 0 && errno == EINTR);
+        if (rc == 0 && info.si_pid == 0) {
+            continue; /* still running */
+        }
+        /* A cancelled task whose program died of the SIGTERM may have left
+         * processes in its group that ignore it: kill them now, while the
+         * unreaped leader keeps the group id from being reused. */
+        if (rc == 0 && c->cancelled) {
+            kill(-c->pid, SIGKILL);
+        }
         do {
             r = waitpid(c->pid, &c->status, WNOHANG);
         } while (r < 0 && errno == EINTR);
@@ -552,7 +570,7 @@ static void fail_task(minion_task *task, enum minion_outcome outcome,
 static int is_resource_error(int err)
 {
     return err == EMFILE || err == ENFILE || err == ENOMEM ||
-           err == EAGAIN || err == ENOSPC || err == ENOBUFS;
+           err == EAGAIN || err == ENOSPC || err == ENOBUFS || err == EDQUOT;
 }
 
 /* The outcome of a task that could not start because of @err. */
@@ -646,6 +664,11 @@ static void exec_child(const struct process *p, char **argv, int out_fd,
         fcntl(PARAM_FD, F_SETFD, 0); /* keep it across exec */
     } else if (param_fd >= 0 && dup2(param_fd, PARAM_FD) < 0) {
         goto fail;
+    }
+    /* The program gets the descriptor limit the minion was given, not the
+     * one it raised for itself (select() and close-all loops mind). */
+    if (p->fd_limit_raised) {
+        setrlimit(RLIMIT_NOFILE, &p->fd_limit);
     }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -758,6 +781,7 @@ static void held_add(struct process *p, minion_task *task, const char *err)
     }
     minion_task_set_error(task, "%s", err);
     p->held[p->n_held++] = task;
+    minion_task_set_waiting(task, 1);
     if (p->n_held >= p->held_limit) {
         /* The stop releases every task in flight, the held ones through
          * process_cancel(): none is dead-lettered. */
@@ -818,9 +842,14 @@ static void process_run(struct minion_instance *inst, minion_task *task)
         return;
     }
     if (!param_fits_env(len) && (param_fd = param_file(param, len)) < 0) {
+        /* Whatever is wrong with $TMPDIR is the minion's, not the
+         * param's. */
         rc = -param_fd;
         free(argv);
-        fail_task(task, start_failure(rc), "param file: %s", strerror(rc));
+        fail_task(task, MINION_DEFER, "param file in %s: %s",
+                  getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR")
+                                                        : "/tmp",
+                  strerror(rc));
         return;
     }
     c = calloc(1, sizeof(*c));
@@ -1018,15 +1047,27 @@ static size_t open_descriptors(void)
     return n > 3 ? n - 3 : 0; /* ".", ".." and the listing's own */
 }
 
-/* Each task in flight holds one descriptor (its output pipe): refuse a -j
- * that cannot fit under the limit, rather than failing tasks later. */
+/* Each task in flight holds one descriptor (its output pipe): allow as
+ * many as the hard limit lets, so that -j is bounded by the machine, not
+ * by a shell's default soft limit of 1024; and refuse a -j that cannot fit
+ * under it, rather than failing tasks later. */
 static int check_fd_limit(struct process *p)
 {
     struct rlimit rl;
     size_t need = open_descriptors() + p->ctx->concurrency + FD_RESERVE;
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-        need <= rl.rlim_cur) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        return 0;
+    }
+    p->fd_limit = rl;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        p->fd_limit_raised = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+        if (!p->fd_limit_raised) {
+            rl.rlim_cur = p->fd_limit.rlim_cur;
+        }
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur) {
         return 0;
     }
     minion_set_error(p->inst,
@@ -1073,8 +1114,7 @@ static int process_start(struct minion_instance *inst, struct event_base *base)
         return rc;
     }
     sigfillset(&p->all_signals);
-    p->held_limit = p->ctx->concurrency < HELD_MAX ? p->ctx->concurrency
-                                                   : HELD_MAX;
+    p->held_limit = HELD_MAX;
     p->ev_held = evtimer_new(base, on_held_wait, p);
     if (p->ev_held == NULL) {
         minion_set_error(inst, "out of memory");

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -433,22 +432,6 @@ static int check_names(const struct cli *cli, struct minion_instance **insts,
     return rc;
 }
 
-/* Each task holds descriptors of the minion's: allow as many as the hard
- * limit lets, so that -j is bounded by the machine, not by a shell's
- * default soft limit of 1024. */
-static void raise_fd_limit(void)
-{
-    struct rlimit rl;
-
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-            log_debug("cannot raise the descriptor limit: %s",
-                      strerror(errno));
-        }
-    }
-}
-
 /* The loop. By default libevent runs every active event before it polls
  * again; tasks that settle at once (a dry run, a param rejected up front)
  * keep the pump active, and a signal would wait for the end of the queue.
@@ -613,7 +596,6 @@ int main(int argc, char **argv)
 
     /* Writing to a closed pipe is an error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
     evthread_use_pthreads();
     base = new_loop();
     if (!base) {

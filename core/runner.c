@@ -23,6 +23,8 @@
  * are tried again after this, doubling up to the maximum. */
 #define DEFER_FIRST_MS 50
 #define DEFER_MAX_MS 5000
+/* While tasks stay held, the warning comes back this often. */
+#define DEFER_REMIND_S 60
 
 enum phase {
     PHASE_RUNNING,  /* taking params */
@@ -43,7 +45,9 @@ struct runner {
     long long delivered;
     unsigned long long generation;
     unsigned long long n_ok, n_failed, n_dead, n_released;
-    unsigned long long n_killed; /* running tasks cut short by a stop */
+    unsigned long long n_killed;   /* tasks left unfinished by a stop */
+    unsigned long long n_dry_dead; /* dry run: params a minion would reject */
+    unsigned n_waiting;            /* tasks not holding a slot */
 
     enum phase phase;
     int engine_drained;
@@ -59,6 +63,7 @@ struct runner {
     struct minion_task *deferred, **deferred_tail;
     unsigned defer_ms;  /* the next wait; 0 until a task is deferred */
     int defer_logged;   /* one warning per episode of deferrals */
+    double defer_warned; /* when it was last said */
     struct event *defer_timer;
 
     struct event *pump;        /* deferred: grant credit, check for the end */
@@ -129,8 +134,14 @@ static void defer_task(struct runner *r, struct minion_task *t)
     }
     if (!r->defer_logged) {
         r->defer_logged = 1;
+        r->defer_warned = minion_now();
         log_warn("cannot start task %s: %s; holding it and trying again "
                  "(not counted as an attempt)",
+                 t->id, t->error ? t->error : "no reason given");
+    } else if (minion_now() - r->defer_warned >= DEFER_REMIND_S) {
+        /* Still stuck: say so now and then, not only once. */
+        r->defer_warned = minion_now();
+        log_warn("still cannot start tasks (task %s: %s); holding them",
                  t->id, t->error ? t->error : "no reason given");
     } else {
         log_debug("task %s held again: %s", t->id,
@@ -149,16 +160,27 @@ static void defer_task(struct runner *r, struct minion_task *t)
     }
 }
 
+/* Empty the held queue. Returns: its first task; each links the next
+ * through defer_next, oldest first, with held cleared. */
+static struct minion_task *take_held(struct runner *r)
+{
+    struct minion_task *first = r->deferred;
+
+    for (struct minion_task *t = first; t; t = t->defer_next) {
+        t->held = 0;
+    }
+    r->deferred = NULL;
+    r->deferred_tail = &r->deferred;
+    return first;
+}
+
 static void on_defer_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct runner *r = arg;
-    struct minion_task *t = r->deferred, *next;
+    struct minion_task *next;
 
-    r->deferred = NULL;
-    r->deferred_tail = &r->deferred;
-    for (; t; t = next) {
+    for (struct minion_task *t = take_held(r); t; t = next) {
         next = t->defer_next;
-        t->held = 0;
         t->defer_next = NULL;
         start_task(r, t); /* may hold it again, at the new tail */
     }
@@ -176,15 +198,11 @@ static void on_defer_timer(evutil_socket_t fd, short what, void *arg)
 /* A stop: held tasks never started, so they are released, not killed. */
 static void release_deferred(struct runner *r)
 {
-    struct minion_task *t = r->deferred, *next;
+    struct minion_task *next;
 
-    r->deferred = NULL;
-    r->deferred_tail = &r->deferred;
-    for (; t; t = next) {
+    for (struct minion_task *t = take_held(r); t; t = next) {
         next = t->defer_next;
-        t->held = 0;
         t->released = 1;
-        t->not_started = 1;
         settle(r, t, MINION_RETRY);
     }
 }
@@ -282,12 +300,21 @@ static void settle(struct runner *r, struct minion_task *t,
     }
     task_flush_output(t);
     verdict = decide(r, t, outcome, &status);
-    if (status == MINION_STATUS_RELEASED && !t->not_started) {
-        r->n_killed++; /* it ran and was cut short */
-    }
-    /* A dry run leaves every param where it was, for real minions. */
     if (r->ctx->dry_run) {
+        /* A dry run leaves every param where it was, for real minions,
+         * and reports none as done or dead: it only shows. */
+        if (status == MINION_STATUS_DEAD) {
+            r->n_dry_dead++;
+            log_warn("task %s would be dead-lettered: %s", t->id, t->error);
+        }
+        status = MINION_STATUS_RELEASED;
         verdict = MINION_VERDICT_RELEASE;
+    } else if (status == MINION_STATUS_RELEASED) {
+        r->n_killed++; /* cut short, or never started: not finished */
+    }
+    if (t->waiting) {
+        t->waiting = 0;
+        r->n_waiting--;
     }
 
     /* The run itself is a step of the timeline. Most tasks have no other,
@@ -318,12 +345,31 @@ static void settle(struct runner *r, struct minion_task *t,
 
     r->engine->plugin->engine.finish(r->engine, t->handle, verdict, &rep);
     report_all(r, &rep);
-    log_outcome(r, t, status);
+    if (!r->ctx->dry_run) {
+        log_outcome(r, t, status);
+    }
     unlink_task(r, t);
     task_free(t);
     if (r->deferred && !(status == MINION_STATUS_RELEASED)) {
         /* A task that ends gives back what the held ones lacked. */
         retry_deferred_soon(r);
+    }
+    schedule(r);
+}
+
+void minion_task_set_waiting(minion_task *t, int waiting)
+{
+    struct runner *r = t->runner;
+
+    waiting = waiting != 0;
+    if ((int)t->waiting == waiting) {
+        return;
+    }
+    t->waiting = (unsigned)waiting;
+    if (waiting) {
+        r->n_waiting++;
+    } else {
+        r->n_waiting--;
     }
     schedule(r);
 }
@@ -352,7 +398,6 @@ void runner_task_done(struct runner *r, struct minion_task *t,
     if (outcome == MINION_DEFER) {
         /* Never started, and the minion is stopping: leave it unacked. */
         t->released = 1;
-        t->not_started = 1;
     }
     settle(r, t, outcome);
 }
@@ -390,6 +435,12 @@ static void start_task(struct runner *r, struct minion_task *t)
     struct minion_instance *cb = r->callback;
     char why[128];
 
+    if (r->phase != PHASE_RUNNING) {
+        /* A stop came while held tasks were being started again. */
+        t->released = 1;
+        settle(r, t, MINION_RETRY);
+        return;
+    }
     if (decoder_check(r->ctx->decoder, t->param, t->len, why, sizeof(why))) {
         minion_task_set_error(t, "%s", why);
         settle(r, t, MINION_REJECT);
@@ -704,7 +755,8 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         close_all(r);
         return;
     }
-    want = (long long)ctx->concurrency - r->in_flight - r->credit;
+    want = (long long)ctx->concurrency - (r->in_flight - r->n_waiting) -
+           r->credit;
     if (ctx->max_tasks > 0) {
         long long left = ctx->max_tasks - r->delivered - r->credit;
         if (left < want) {
@@ -808,7 +860,11 @@ int runner_run(struct runner *r)
     evsignal_del(r->sig_term);
     evsignal_del(r->sig_int);
     evsignal_del(r->sig_hup);
-    if (r->n_released) {
+    if (r->ctx->dry_run) {
+        log_info("dry run done: %llu params shown, %llu would be "
+                 "dead-lettered; nothing was run or acked",
+                 r->n_released, r->n_dry_dead);
+    } else if (r->n_released) {
         log_info("done: %llu ok, %llu failed, %llu dead, %llu left unacked",
                  r->n_ok, r->n_failed, r->n_dead, r->n_released);
     } else {

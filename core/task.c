@@ -135,8 +135,7 @@ void task_reset(struct minion_task *t)
         free((char *)t->actions[i].name);
     }
     t->n_actions = 0;
-    free(t->error);
-    t->error = NULL;
+    /* The error stays: if the task never starts, it says why. */
     t->exit_code = -1;
     t->out.tail_len = 0;
     t->out.echo_len = 0;

@@ -39,7 +39,7 @@ struct minion_task {
     unsigned released : 1;  /* cancelled by shutdown: leave it unacked */
     unsigned running : 1;   /* process() called, done() not yet */
     unsigned held : 1;      /* MINION_DEFER: waiting to be started again */
-    unsigned not_started : 1; /* released at a stop before it could start */
+    unsigned waiting : 1;   /* minion_task_set_waiting(): holds no slot */
     struct minion_task *defer_next; /* the runner's held queue */
     char buf[];             /* id and param, NUL-terminated */
 };

@@ -80,3 +80,20 @@ grep -q "finished first" runs || t_fail "SIGHUP killed the task in flight"
 grep -q "second" runs && t_fail "a param was taken after SIGHUP"
 grep -q "Hangup: taking no more params" err || t_fail "SIGHUP log: $(cat err)"
 t_ok "SIGHUP stops like SIGTERM"
+
+# A timed-out task whose program dies of the SIGTERM, leaving in its group
+# a process that ignores SIGTERM: that process is killed too, at once.
+cat >stubborn.sh <<SH
+#!/bin/sh
+(trap "" TERM; exec ./$mark 302) &
+./$mark 303
+SH
+chmod +x stubborn.sh
+echo x | MINION_TIMEOUT=1 MINION_MAX_ATTEMPTS=1 timeout 30 "$MINIONIZE" \
+    ./stubborn.sh >out 2>err
+[ $? -eq 4 ] || t_fail "the timed-out task should end dead: $(cat err)"
+t_wait_until 3 sh -c "! pgrep -f '$pattern'" || {
+    pkill -9 -f "$pattern"
+    t_fail "a process of a timed-out task ignored SIGTERM and lived on"
+}
+t_ok "a cancelled task's whole group dies, also what ignores SIGTERM"

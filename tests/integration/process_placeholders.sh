@@ -117,3 +117,12 @@ rc=$?
 [ "$(sort out | tr '\n' ' ')" = "1 3 " ] || t_fail "the good params: $(cat out)"
 grep -q "done: 2 ok, 0 failed, 2 dead" err || t_fail "summary: $(tail -1 err)"
 t_ok "params that lack a field are dead, the others run"
+
+# With -j1 too, one param that lacks the field is that param's fault when
+# the next one has it: the minion does not stop.
+printf '%s\n' '{"a":1}' '{"b":2}' '{"b":3}' |
+    "$MINIONIZE" -j1 echo '{b}' >out 2>err
+rc=$?
+[ "$rc" -eq 4 ] || t_fail "-j1, first param lacking a field: exit $rc, not 4: $(cat err)"
+[ "$(tr '\n' ' ' <out)" = "2 3 " ] || t_fail "-j1: the good params: $(cat out)"
+t_ok "-j1: a first param lacking a field does not stop the minion"

@@ -28,7 +28,11 @@ hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -ge 200 ]; then
     (ulimit -Sn 40 && seq 120 | "$MINIONIZE" -j 60 true) >out 2>err ||
         t_fail "soft limit not raised: $(cat err)"
-    t_ok "the soft descriptor limit is raised to the hard one"
+    # ... for the minion only: its tasks get the limit it was given.
+    (ulimit -Sn 40 && echo x | "$MINIONIZE" sh -c 'ulimit -Sn') >out 2>err ||
+        t_fail "limit run: $(cat err)"
+    [ "$(cat out)" = 40 ] || t_fail "a task saw a soft limit of $(cat out), not 40"
+    t_ok "the soft descriptor limit is raised to the hard one, not for tasks"
 fi
 
 # Every free descriptor taken for 0.5 s after the first task: the tasks

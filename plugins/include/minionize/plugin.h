@@ -256,6 +256,11 @@ void minion_task_set_exit_code(const minion_task *task, int code);
 /* Per-task storage for the callback. */
 void minion_task_set_data(minion_task *task, void *data);
 void *minion_task_data(const minion_task *task);
+/* The callback holds @task back, waiting on other tasks rather than on its
+ * own work (1), or no longer (0): while it waits it holds no concurrency
+ * slot, so the core may take more params. Use it sparingly: a handful of
+ * tasks, briefly. Loop thread only. */
+void minion_task_set_waiting(minion_task *task, int waiting);
 /* Add a step to the task's timeline. Borrows: name (copied). */
 void minion_task_add_action(minion_task *task, const char *name, double start,
                             double end);
