@@ -2,7 +2,7 @@
 /*
  * callbacks/process.c: run `PROGRAM ARGS...` once per param, with no shell.
  *
- * Each task is one child made with fork and execve, like xargs: its own
+ * Each task is one child made with vfork and execve, like posix_spawn: its own
  * process group, signals back to their defaults, stdin from /dev/null,
  * stdout into a pipe read on the loop, stderr inherited. Children are reaped
  * through one SIGCHLD event and waitpid(pid, WNOHANG) on each child we own:
@@ -10,7 +10,7 @@
  * waitpid(-1).
  *
  * A task's processes never outlive the minion: the child asks for SIGKILL
- * when the minion dies (PR_SET_PDEATHSIG, set between fork and exec, which
+ * when the minion dies (PR_SET_PDEATHSIG, set between vfork and exec, which
  * posix_spawn cannot do), and the guard (plugins/guard.h) kills the whole
  * group, grandchildren too, when the minion is gone.
  *
@@ -625,16 +625,17 @@ static int param_file(const char *param, size_t len)
     return fd;
 }
 
-/* In the child, between fork and exec: system calls only. Never returns. */
+/* In the child, between vfork and exec: system calls only, and no write to
+ * memory but *@exec_err (the child shares the minion's memory until its
+ * exec). Never returns. */
 static void exec_child(const struct process *p, char **argv, int out_fd,
-                       int param_fd, int err_fd, pid_t parent)
+                       int param_fd, pid_t parent, volatile int *exec_err)
 {
     static const int defaults[] = {SIGCHLD, SIGPIPE, SIGTERM, SIGINT,
                                    SIGHUP,  SIGQUIT, SIGUSR1, SIGUSR2,
                                    SIGALRM};
     struct sigaction sa;
     sigset_t none;
-    int err;
 
     /* The loop's handlers would write into its wake-up socket, which the
      * child shares: back to the defaults before any signal is let in. */
@@ -651,11 +652,8 @@ static void exec_child(const struct process *p, char **argv, int out_fd,
     if (getppid() != parent) {
         _exit(127);
     }
-    /* Every descriptor here is 3 or more (the minion made sure 0 to 2 are
-     * open), so only the error pipe can be in the param file's way. */
-    if (param_fd >= 0 && param_fd != PARAM_FD && err_fd == PARAM_FD) {
-        err_fd = fcntl(err_fd, F_DUPFD_CLOEXEC, PARAM_FD + 1);
-    }
+    /* Every descriptor here is 3 or more: the minion made sure 0 to 2 are
+     * open. */
     if (dup2(p->devnull, STDIN_FILENO) < 0 ||
         dup2(out_fd, STDOUT_FILENO) < 0) {
         goto fail;
@@ -674,52 +672,38 @@ static void exec_child(const struct process *p, char **argv, int out_fd,
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(p->path, argv, p->env);
 fail:
-    err = errno;
-    if (write(err_fd, &err, sizeof(err)) < 0) {
-        /* nothing left to tell it with */
-    }
+    *exec_err = errno ? errno : EIO;
     _exit(127);
 }
 
-/* Start the program for one task. Returns: the child's pid, or -errno
- * (the errno of pipe, fork or the child's execve). */
+/* Start the program for one task. vfork, like posix_spawn: no copy of the
+ * minion's page tables, no copy-on-write faults after, and the minion
+ * waits only for the child's exec. Returns: the child's pid, or -errno (of
+ * vfork or the child's execve). */
 static pid_t spawn(struct process *p, char **argv, int out_fd, int param_fd)
 {
+    volatile int exec_err = 0;
     sigset_t old;
-    int errpipe[2];
     pid_t parent = getpid(), pid;
-    int err = 0;
-    ssize_t n;
+    int err;
 
-    /* The child tells why execve failed through this pipe; a successful
-     * execve closes it, and the read below sees the end of file. */
-    if (pipe2(errpipe, O_CLOEXEC) < 0) {
-        return -errno;
-    }
     pthread_sigmask(SIG_BLOCK, &p->all_signals, &old);
-    pid = fork();
+    pid = vfork();
     if (pid == 0) {
-        close(errpipe[0]);
-        exec_child(p, argv, out_fd, param_fd, errpipe[1], parent);
+        exec_child(p, argv, out_fd, param_fd, parent, &exec_err);
     }
     err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    close(errpipe[1]);
     if (pid < 0) {
-        close(errpipe[0]);
         return -err;
+    }
+    if (exec_err != 0) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return -exec_err;
     }
     /* Also here, so the group exists before anyone may signal it. */
     setpgid(pid, pid);
-    do {
-        n = read(errpipe[0], &err, sizeof(err));
-    } while (n < 0 && errno == EINTR);
-    close(errpipe[0]);
-    if (n == (ssize_t)sizeof(err)) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        return -err;
-    }
     return pid;
 }
 

@@ -62,8 +62,8 @@ struct runner {
     /* Tasks held after MINION_DEFER, oldest first, still in r->tasks. */
     struct minion_task *deferred, **deferred_tail;
     unsigned defer_ms;  /* the next wait; 0 until a task is deferred */
-    int defer_logged;   /* one warning per episode of deferrals */
-    double defer_warned; /* when it was last said */
+    int defer_logged;   /* this episode was announced: say when it ends */
+    double defer_warned; /* when it was last said; 0: never */
     struct event *defer_timer;
 
     struct event *pump;        /* deferred: grant credit, check for the end */
@@ -132,17 +132,16 @@ static void defer_task(struct runner *r, struct minion_task *t)
     if (t->timer) {
         event_del(t->timer);
     }
-    if (!r->defer_logged) {
+    /* One warning, then one a minute while it lasts or comes back: a
+     * minion at its limit can hold and restart tasks many times a second. */
+    if (r->defer_warned == 0 ||
+        minion_now() - r->defer_warned >= DEFER_REMIND_S) {
+        log_warn("%s task %s: %s; holding it and trying again (not counted "
+                 "as an attempt)",
+                 r->defer_warned == 0 ? "cannot start" : "still cannot start",
+                 t->id, t->error ? t->error : "no reason given");
+        r->defer_warned = minion_now();
         r->defer_logged = 1;
-        r->defer_warned = minion_now();
-        log_warn("cannot start task %s: %s; holding it and trying again "
-                 "(not counted as an attempt)",
-                 t->id, t->error ? t->error : "no reason given");
-    } else if (minion_now() - r->defer_warned >= DEFER_REMIND_S) {
-        /* Still stuck: say so now and then, not only once. */
-        r->defer_warned = minion_now();
-        log_warn("still cannot start tasks (task %s: %s); holding them",
-                 t->id, t->error ? t->error : "no reason given");
     } else {
         log_debug("task %s held again: %s", t->id,
                   t->error ? t->error : "no reason given");
@@ -188,9 +187,11 @@ static void on_defer_timer(evutil_socket_t fd, short what, void *arg)
         r->defer_ms = r->defer_ms * 2 > DEFER_MAX_MS ? DEFER_MAX_MS
                                                      : r->defer_ms * 2;
         arm_defer_timer(r, r->defer_ms);
-    } else if (r->defer_logged) {
-        log_info("tasks start again");
-        r->defer_logged = 0;
+    } else {
+        if (r->defer_logged) {
+            log_info("tasks start again");
+            r->defer_logged = 0;
+        }
         r->defer_ms = 0;
     }
 }
