@@ -20,6 +20,12 @@
  * EV_READ event, one read(2) per readiness; regular files (which epoll
  * refuses) are read directly, only while there is credit; state locks are
  * tried without waiting and retried on a short timer.
+ *
+ * The minion's own shortage of descriptors or memory met by the state
+ * directory (an adoption's opendir, a claim, a line read back) is never a
+ * param's fault and never fatal: the engine holds (delivers nothing new,
+ * the tasks running go on), tries again on a timer with backoff, and says
+ * so once per episode, and once more when it takes lines again.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -53,6 +59,10 @@
  * last grew) the writer gets to end it, looking this often. */
 #define TAIL_WAIT_S 2.0
 #define TAIL_LOOK_MS 100
+/* Held for the minion's own shortage: first and longest pause before the
+ * state directory is tried again, in milliseconds. */
+#define HOLD_MIN_MS 50
+#define HOLD_MAX_MS 5000
 /* How long stop() keeps trying to write the last dead letters. */
 #define STOP_FLUSH_S 5.0
 /* Stateless handles are allocated this many at a time. */
@@ -130,6 +140,10 @@ struct file_engine {
     int dry_state; /* a dry run with MINION_FILE_STATE, which it leaves
                       alone */
     int stopping;  /* stop() returned 1 */
+    int held;      /* a shortage of our own: wait for the timer (hold) */
+    int held_op;   /* what met it: HOLD_NEXT or HOLD_SYNC */
+    unsigned hold_ms;
+    double held_since;
     double stop_deadline;
     unsigned seed;
 
@@ -471,12 +485,73 @@ static void state_failed(struct file_engine *fe)
     fail(fe, msg);
 }
 
+/* What met a shortage, so only the same step doing well again ends it. */
+enum { HOLD_NEXT = 1, HOLD_SYNC = 2 };
+
+/* The minion's own shortage, not the state's nor a param's (state.h: the
+ * call changed nothing and may be made again). */
+static int shortage(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM;
+}
+
+/*
+ * A state call of step @op failed with @rc. A shortage holds the engine:
+ * nothing new is delivered until the timer, which doubles from HOLD_MIN_MS
+ * to HOLD_MAX_MS while it lasts; the tasks running go on and settle as
+ * usual. Said once per episode. Anything else stops the minion.
+ * Returns -EAGAIN when held, -1 after a fatal error.
+ */
+static int state_trouble(struct file_engine *fe, int rc, int op)
+{
+    struct timeval tv;
+
+    if (!shortage(rc)) {
+        state_failed(fe);
+        return -1;
+    }
+    if (!fe->held) {
+        fe->held = 1;
+        fe->held_since = minion_now();
+        fe->hold_ms = HOLD_MIN_MS;
+        minion_log(fe->inst, MINION_LOG_WARN,
+                   "state %s: %s; taking no new line until it passes "
+                   "(running tasks go on; no param is charged)",
+                   fe->state_dir, fstate_error(fe->st));
+    } else {
+        fe->hold_ms =
+            fe->hold_ms * 2 > HOLD_MAX_MS ? HOLD_MAX_MS : fe->hold_ms * 2;
+        minion_log(fe->inst, MINION_LOG_DEBUG, "state %s: still %s",
+                   fe->state_dir, fstate_error(fe->st));
+    }
+    fe->held_op = op;
+    /* This timer replaces a lock wait or a relook due: either way the
+     * next look comes from on_timer. */
+    tv.tv_sec = fe->hold_ms / 1000;
+    tv.tv_usec = (suseconds_t)(fe->hold_ms % 1000) * 1000;
+    fe->waiting = 1;
+    evtimer_add(fe->timer_ev, &tv);
+    return -EAGAIN;
+}
+
+/* Step @op went through: the shortage it met, if any, is over. */
+static void state_recovered(struct file_engine *fe, int op)
+{
+    if (fe->held && fe->held_op == op) {
+        fe->held = 0;
+        fe->hold_ms = 0;
+        minion_log(fe->inst, MINION_LOG_INFO,
+                   "state %s: taking lines again after %.1f s", fe->state_dir,
+                   minion_now() - fe->held_since);
+    }
+}
+
 /*
  * The critical section: under the directory's lock, write the dead letters
  * waiting, adopt dead minions' journals when due, and with @claim claim up
  * to the credit in new lines, delivered once the lock is released.
- * Returns lines adopted or claimed, -EAGAIN when the timer will try again,
- * or -1 after a fatal error.
+ * Returns lines adopted or claimed, -EAGAIN when the timer will try again
+ * (a busy lock, or a shortage: state_trouble), or -1 after a fatal error.
  */
 static int sync_state(struct file_engine *fe, int claim)
 {
@@ -491,17 +566,23 @@ static int sync_state(struct file_engine *fe, int claim)
     if (rc < 0) {
         goto failed;
     }
-    if (fstate_flush_dead(st) < 0) {
+    if ((rc = fstate_flush_dead(st)) < 0) {
         goto failed;
     }
     if (claim) {
         /* Before every claim: a minion killed between writing its claim and
          * moving the cursor left lines that must be adopted before anyone
-         * claims past them, or they would run twice. */
+         * claims past them, or they would run twice. An adoption cut short
+         * claims nothing: the next try finishes it first. */
         if ((rc = fstate_adopt(st)) < 0) {
             goto failed;
         }
         got += rc;
+        if (got > 0) {
+            minion_log(fe->inst, MINION_LOG_INFO,
+                       "took over %d line%s left by stopped minions", got,
+                       got == 1 ? "" : "s");
+        }
     }
     if (claim && got == 0 && fstate_ready(st) == 0) {
         unsigned max = fe->credit;
@@ -515,19 +596,19 @@ static int sync_state(struct file_engine *fe, int claim)
             return -EAGAIN;
         }
         if (n < 0) {
+            rc = n;
+            n = 0;
             goto failed;
         }
     }
     /* Adopted lines may be dead already: write their letters now. */
-    if (fstate_dead_pending(st) && fstate_flush_dead(st) < 0) {
+    if (fstate_dead_pending(st) && (rc = fstate_flush_dead(st)) < 0) {
         goto failed;
     }
     fstate_unlock(st);
     fe->wait_ms = 0;
-    if (got > 0) {
-        minion_log(fe->inst, MINION_LOG_INFO,
-                   "took over %d line%s left by stopped minions", got,
-                   got == 1 ? "" : "s");
+    if (claim) {
+        state_recovered(fe, HOLD_SYNC);
     }
     rc = 0;
     for (int i = 0; i < n; i++) {
@@ -547,22 +628,33 @@ static int sync_state(struct file_engine *fe, int claim)
     return got + n;
 failed:
     fstate_unlock(st);
-    state_failed(fe);
-    return -1;
+    /* Lines claimed before the failure are ours: they wait in the ready
+     * queue, still claimed. */
+    for (int i = 0; i < n; i++) {
+        if (fstate_release(st, fe->batch[i]) < 0) {
+            state_failed(fe);
+            return -1;
+        }
+    }
+    return state_trouble(fe, rc, HOLD_SYNC);
 }
 
 static void pump_state(struct file_engine *fe)
 {
+    if (fe->held && fe->waiting) {
+        return; /* short of descriptors or memory: on_timer tries again */
+    }
     while (fe->credit > 0 && !fe->paused && !fe->failed) {
         struct fline *fl;
         int rc;
 
         fl = fstate_next(fe->st, &rc);
         if (rc < 0) {
-            state_failed(fe);
+            state_trouble(fe, rc, HOLD_NEXT);
             return;
         }
         if (fl) {
+            state_recovered(fe, HOLD_NEXT);
             rc = deliver(fe, fl->data, fl->len, fl->line, fl->attempt, fl);
             if (rc < 0 && fstate_release(fe->st, fl) < 0) {
                 state_failed(fe);
@@ -738,6 +830,14 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
         rc = fstate_ack(fe->st, fl);
         if (rc == 0) {
             rc = fstate_compact(fe->st, JOURNAL_COMPACT_BYTES);
+            if (shortage(rc)) {
+                /* The journal stays whole and merely long: the next ack
+                 * compacts it. */
+                minion_log(fe->inst, MINION_LOG_DEBUG,
+                           "state %s: compaction put off: %s", fe->state_dir,
+                           fstate_error(fe->st));
+                rc = 0;
+            }
         }
         break;
     case MINION_VERDICT_RETRY:

@@ -26,6 +26,11 @@
 #define CURSOR_BYTES 44
 /* Marks an fline known only from F/Z records, with no claim to locate it. */
 #define NO_OFFSET UINT64_MAX
+/* Journal records are built in a buffer this large from the start, so that
+ * settling a line never needs memory (one_record). */
+#define REC_BYTES 4096
+/* An attempt's error when there is no memory to keep its text. */
+#define ERROR_LOST "(error text lost: out of memory)"
 
 struct cursor {
     uint64_t offset;
@@ -169,6 +174,13 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* A write that failed may have left part of its bytes behind: whatever its
+ * errno, it is never the shortage a caller waits out (state.h). */
+static int write_error(int rc)
+{
+    return rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM ? -EIO : rc;
+}
+
 /* Read all of @path. Returns: new NUL-terminated buffer (*len bytes);
  * NULL with errno set (ENOENT when missing). */
 static char *slurp(const char *path, size_t *len)
@@ -268,9 +280,10 @@ static int load_line(struct fstate *st, struct fline *fl)
             continue;
         }
         if (n <= 0) {
+            int rc = n < 0 ? -errno : -EIO;
             set_err(st, "read line %" PRIu64 " back from the file: %s",
-                    fl->line, n < 0 ? strerror(errno) : "file shrank");
-            return n < 0 ? -errno : -EIO;
+                    fl->line, n < 0 ? strerror(-rc) : "file shrank");
+            return rc;
         }
         got += (size_t)n;
     }
@@ -433,28 +446,45 @@ static struct fline *map_get(const struct fmap *m, uint64_t line)
     return NULL;
 }
 
+/* Make room for @n lines in all, so that map_put cannot fail until then.
+ * Returns 0 or -ENOMEM (@m unchanged). */
+static int map_reserve(struct fmap *m, size_t n)
+{
+    size_t size = m->size ? m->size : 64;
+    struct fline **tab;
+    struct fmap grown;
+
+    while (size < n) {
+        size *= 2;
+    }
+    if (size == m->size) {
+        return 0;
+    }
+    if (!(tab = calloc(size, sizeof(*tab)))) {
+        return -ENOMEM;
+    }
+    grown = (struct fmap){tab, size, m->n};
+    for (size_t b = 0; b < m->size; b++) {
+        struct fline *next;
+        for (struct fline *e = m->tab[b]; e; e = next) {
+            size_t i = slot(&grown, e->line);
+            next = e->hnext;
+            e->hnext = tab[i];
+            tab[i] = e;
+        }
+    }
+    free(m->tab);
+    *m = grown;
+    return 0;
+}
+
 static int map_put(struct fmap *m, struct fline *fl)
 {
     size_t i;
 
-    if (m->n >= m->size) {
-        size_t size = m->size ? m->size * 2 : 64;
-        struct fline **tab = calloc(size, sizeof(*tab));
-        struct fmap grown = {tab, size, m->n};
-        if (!tab) {
-            return -ENOMEM;
-        }
-        for (size_t b = 0; b < m->size; b++) {
-            struct fline *next;
-            for (struct fline *e = m->tab[b]; e; e = next) {
-                next = e->hnext;
-                i = slot(&grown, e->line);
-                e->hnext = tab[i];
-                tab[i] = e;
-            }
-        }
-        free(m->tab);
-        *m = grown;
+    if (m->n >= m->size &&
+        map_reserve(m, m->size ? m->size * 2 : m->n + 1) < 0) {
+        return -ENOMEM;
     }
     i = slot(m, fl->line);
     fl->hnext = m->tab[i];
@@ -633,6 +663,7 @@ static int rec_flush(struct fstate *st)
         rc = write_all(st->journal_fd, st->rec, st->rec_len);
         if (rc < 0) {
             set_err(st, "write %s: %s", st->journal_path, strerror(-rc));
+            rc = write_error(rc);
         } else {
             st->journal_bytes += st->rec_len;
         }
@@ -641,10 +672,14 @@ static int rec_flush(struct fstate *st)
     return rc;
 }
 
+/* One record, written at once. A settle never fails for want of memory:
+ * the buffer reserved at fstate_new holds any record but a long error,
+ * and an error that does not fit is replaced by a short one. */
 static int one_record(struct fstate *st, char type, uint64_t line,
                       unsigned attempt, const char *error)
 {
-    if (rec_add(st, type, line, 0, 0, attempt, error) < 0) {
+    if (rec_add(st, type, line, 0, 0, attempt, error) < 0 &&
+        (!error || rec_add(st, type, line, 0, 0, attempt, ERROR_LOST) < 0)) {
         set_err(st, "out of memory");
         st->rec_len = 0;
         return -ENOMEM;
@@ -799,8 +834,9 @@ static int read_cursor(struct fstate *st, struct cursor *c)
     ssize_t n = pread(st->cursor_fd, buf, sizeof(buf) - 1, 0);
 
     if (n < 0) {
-        set_err(st, "read %s: %s", st->cursor_path, strerror(errno));
-        return -errno;
+        int rc = -errno;
+        set_err(st, "read %s: %s", st->cursor_path, strerror(-rc));
+        return rc;
     }
     c->offset = 0;
     c->line = 1;
@@ -830,9 +866,10 @@ static int write_cursor(struct fstate *st, const struct cursor *c)
     /* Fixed width: one pwrite replaces the old record whole. */
     n = pwrite(st->cursor_fd, buf, CURSOR_BYTES, 0);
     if (n != CURSOR_BYTES) {
+        int rc = n < 0 ? -errno : -EIO;
         set_err(st, "write %s: %s", st->cursor_path,
-                n < 0 ? strerror(errno) : "short write");
-        return n < 0 ? -errno : -EIO;
+                n < 0 ? strerror(-rc) : "short write");
+        return write_error(rc);
     }
     return 0;
 }
@@ -865,35 +902,42 @@ static int count_lost_run(struct fstate *st, struct fline *fl)
     return set_error(fl, why);
 }
 
+/* Not to be taken from a replay: never claimed for sure (at or past the
+ * cursor, see state.h), or already ours. */
+static int stale_claim(const struct fstate *st, const struct fline *fl,
+                       const struct cursor *c)
+{
+    return fl->offset == NO_OFFSET || fl->offset >= c->offset ||
+           map_get(&st->owned, fl->line) != NULL;
+}
+
 /*
  * Move the replayed lines of @from into the owned set: a line at or past
  * the cursor was claimed by a minion killed before it moved the cursor, so
  * it is not claimed at all; a line already owned is a duplicate. The rest
  * joins the ready queue, or the dead queue when dead or out of attempts.
  * With @record, the lines' records are added to the batch being built.
+ * Whole or nothing: everything that can fail comes before the first line
+ * moves, so on -ENOMEM @st (its batch included) is as it was and @from
+ * keeps every line for the caller to free.
  * Returns: lines taken, or -ENOMEM.
  */
 static int take_over(struct fstate *st, struct fmap *from,
                      const struct cursor *c, int record)
 {
+    size_t mark = st->rec_len, keep = 0;
     int taken = 0;
 
     for (size_t b = 0; b < from->size; b++) {
-        struct fline *next;
-        for (struct fline *fl = from->tab[b]; fl; fl = next) {
-            next = fl->hnext;
-            if (fl->offset == NO_OFFSET || fl->offset >= c->offset ||
-                map_get(&st->owned, fl->line)) {
-                fline_free(fl);
+        for (struct fline *fl = from->tab[b]; fl; fl = fl->hnext) {
+            if (stale_claim(st, fl, c)) {
                 continue;
             }
             if (fl->attempt == 0) {
                 fl->attempt = 1;
             }
             if (fl->running && count_lost_run(st, fl) < 0) {
-                fline_free(fl);
-                taken = -ENOMEM;
-                continue;
+                goto nomem;
             }
             if (!fl->dead && fl->attempt > st->max_attempts) {
                 /* Failed its attempts, killed before its letter was
@@ -901,12 +945,26 @@ static int take_over(struct fstate *st, struct fmap *from,
                 fl->dead = 1;
                 fl->report = 1;
             }
-            if ((record && rec_add_fline(st, fl) < 0) ||
-                map_put(&st->owned, fl) < 0) {
+            if (record && rec_add_fline(st, fl) < 0) {
+                goto nomem;
+            }
+            keep++;
+        }
+    }
+    if (keep > 0 && map_reserve(&st->owned, st->owned.n + keep) < 0) {
+        goto nomem;
+    }
+    /* Nothing below fails. The lines of @from are distinct, so moving one
+     * never makes another stale. */
+    for (size_t b = 0; b < from->size; b++) {
+        struct fline *next;
+        for (struct fline *fl = from->tab[b]; fl; fl = next) {
+            next = fl->hnext;
+            if (stale_claim(st, fl, c)) {
                 fline_free(fl);
-                taken = -ENOMEM;
                 continue;
             }
+            map_put(&st->owned, fl);
             if (fl->dead) {
                 queue_push(&st->dead_head, &st->dead_tail, fl);
                 st->n_dead++;
@@ -914,14 +972,15 @@ static int take_over(struct fstate *st, struct fmap *from,
                 queue_push(&st->ready_head, &st->ready_tail, fl);
                 st->n_ready++;
             }
-            if (taken >= 0) {
-                taken++;
-            }
+            taken++;
         }
     }
     free(from->tab);
     memset(from, 0, sizeof(*from));
     return taken;
+nomem:
+    st->rec_len = mark;
+    return -ENOMEM;
 }
 
 static int ends_with(const char *s, const char *suffix, size_t *stem)
@@ -962,7 +1021,7 @@ static int adopt_one(struct fstate *st, const char *id, const struct cursor *c)
     fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0) {
         rc = -errno;
-        set_err(st, "open %s: %s", lock, strerror(errno));
+        set_err(st, "open %s: %s", lock, strerror(-rc));
         goto out;
     }
     rc = setlk(fd, F_WRLCK);
@@ -977,7 +1036,7 @@ static int adopt_one(struct fstate *st, const char *id, const struct cursor *c)
     text = slurp(journal, &len);
     if (!text && errno != ENOENT) {
         rc = -errno;
-        set_err(st, "read %s: %s", journal, strerror(errno));
+        set_err(st, "read %s: %s", journal, strerror(-rc));
         goto out;
     }
     if (text && (rc = replay_text(&m, text)) < 0) {
@@ -1046,8 +1105,9 @@ int fstate_adopt(struct fstate *st)
     }
     d = opendir(st->jdir);
     if (!d) {
-        set_err(st, "open %s: %s", st->jdir, strerror(errno));
-        return -errno;
+        rc = -errno;
+        set_err(st, "open %s: %s", st->jdir, strerror(-rc));
+        return rc;
     }
     /* Names first: adopting removes entries while we would be reading. */
     while ((de = readdir(d))) {
@@ -1275,38 +1335,41 @@ int fstate_ack(struct fstate *st, struct fline *fl)
     return rc;
 }
 
+/* Keep @error as @fl's last error; without the memory to copy it, a short
+ * placeholder: the record matters, its text less. */
+static void keep_error(struct fline *fl, const char *error)
+{
+    if (set_error(fl, error) < 0) {
+        free(fl->error);
+        fl->error = NULL;
+        set_error(fl, ERROR_LOST);
+    }
+}
+
 int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
                 const char *error)
 {
-    int rc = set_error(fl, error);
-
+    keep_error(fl, error);
     fl->running = 0;
     fl->failed = attempt;
     fl->attempt = attempt + 1;
     queue_push(&st->ready_head, &st->ready_tail, fl);
     st->n_ready++;
-    if (rc < 0) {
-        set_err(st, "out of memory");
-        return rc;
-    }
-    return one_record(st, 'F', fl->line, attempt, fl->error);
+    return one_record(st, 'F', fl->line, attempt,
+                      fl->error ? fl->error : ERROR_LOST);
 }
 
 int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
                 const char *error)
 {
-    int rc = set_error(fl, error);
-
+    keep_error(fl, error);
     fl->running = 0;
     fl->failed = attempts;
     fl->dead = 1;
     queue_push(&st->dead_head, &st->dead_tail, fl);
     st->n_dead++;
-    if (rc < 0) {
-        set_err(st, "out of memory");
-        return rc;
-    }
-    return one_record(st, 'Z', fl->line, attempts, fl->error);
+    return one_record(st, 'Z', fl->line, attempts,
+                      fl->error ? fl->error : ERROR_LOST);
 }
 
 void fstate_on_dead(struct fstate *st, fstate_dead_fn fn, void *arg)
@@ -1354,12 +1417,9 @@ int fstate_flush_dead(struct fstate *st)
             (size_t)sprintf(buf + len, ",\"time\":%lld.%03d}\n",
                             (long long)now.tv_sec, (int)(now.tv_usec / 1000));
     }
-    if ((rc = write_all(st->dead_fd, buf, len)) < 0) {
-        set_err(st, "write %s/dead.jsonl: %s", st->dir, strerror(-rc));
-        goto out;
-    }
-    /* Letters first, then X: a crash in between writes a letter twice
-     * rather than never. */
+    /* The X records are built before the letters go out: once a letter is
+     * written, nothing may fail for want of memory, or a later try would
+     * write it again. */
     for (struct fline *fl = st->dead_head; fl; fl = fl->qnext) {
         if (rec_add(st, 'X', fl->line, 0, 0, 0, NULL) < 0) {
             st->rec_len = 0;
@@ -1368,6 +1428,14 @@ int fstate_flush_dead(struct fstate *st)
             goto out;
         }
     }
+    if ((rc = write_all(st->dead_fd, buf, len)) < 0) {
+        st->rec_len = 0;
+        set_err(st, "write %s/dead.jsonl: %s", st->dir, strerror(-rc));
+        rc = write_error(rc);
+        goto out;
+    }
+    /* Letters first, then X: a crash in between writes a letter twice
+     * rather than never. */
     rc = rec_flush(st);
     while (st->dead_head) {
         struct fline *fl = queue_pop(&st->dead_head, &st->dead_tail);
@@ -1411,7 +1479,7 @@ int fstate_compact(struct fstate *st, uint64_t limit)
               0666);
     if (fd < 0) {
         rc = -errno;
-        set_err(st, "open %s: %s", st->tmp_path, strerror(errno));
+        set_err(st, "open %s: %s", st->tmp_path, strerror(-rc));
         st->rec_len = 0;
         return rc;
     }
@@ -1424,7 +1492,7 @@ int fstate_compact(struct fstate *st, uint64_t limit)
         close(fd);
         unlink(st->tmp_path);
         st->rec_len = 0;
-        return rc;
+        return write_error(rc);
     }
     close(st->journal_fd);
     st->journal_fd = fd;
@@ -1560,7 +1628,8 @@ struct fstate *fstate_new(const char *dir, const char *id, int fd,
     st->shard = *shard;
     st->max_attempts = max_attempts ? max_attempts : 1;
     if (!(st->id = file_name_of(id)) || open_paths(st, dir) < 0 ||
-        lines_init(&st->win, WINDOW_BYTES) < 0) {
+        lines_init(&st->win, WINDOW_BYTES) < 0 ||
+        rec_reserve(st, REC_BYTES) < 0) {
         set_err(st, "out of memory");
         goto fail;
     }

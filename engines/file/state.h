@@ -56,6 +56,18 @@
  * without finishing") after MINION_MAX_ATTEMPTS deliveries instead of
  * blocking the lines after it forever. A run released at a stop (R) runs
  * again with the same attempt number.
+ *
+ * The minion's own shortage of descriptors or memory is never fatal here:
+ * a call that fails with -EMFILE, -ENFILE or -ENOMEM wrote nothing it
+ * would have to take back (no record, no cursor move, no letter) and
+ * leaves every line where it was, so the caller may simply call again
+ * later. What an adoption finished before it failed stays done: those
+ * journals are in ours and gone. A failed write is never reported so,
+ * whatever its errno (it may have left part of its bytes): it is -EIO or
+ * the write's own error, such as -ENOSPC. Settling (ack, fail, dead,
+ * release) cannot fail for want of memory: records are built in a buffer
+ * reserved at fstate_new, and an error text there is no memory to keep is
+ * replaced by a short one.
  */
 #ifndef ENGINES_FILE_STATE_H
 #define ENGINES_FILE_STATE_H
