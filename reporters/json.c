@@ -100,6 +100,46 @@ static int json_init(struct minion_instance *inst, void *conf)
     return 0;
 }
 
+/* One write(2) per record is whole against other writers, but a kill -9
+ * in the middle of a large write can leave a part of it: cut the file
+ * back to its last whole line, so what a restart appends stays valid. */
+static void drop_torn_tail(struct minion_instance *inst, int fd,
+                           const char *path)
+{
+    struct stat sb;
+    char buf[4096];
+    off_t end, at;
+
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+        return;
+    }
+    end = sb.st_size;
+    if (pread(fd, buf, 1, end - 1) != 1 || buf[0] == '\n') {
+        return;
+    }
+    for (at = end; at > 0;) {
+        off_t from = at > (off_t)sizeof(buf) ? at - (off_t)sizeof(buf) : 0;
+        ssize_t n = pread(fd, buf, (size_t)(at - from), from);
+
+        if (n <= 0) {
+            return;
+        }
+        while (n > 0 && buf[n - 1] != '\n') {
+            n--;
+        }
+        if (n > 0) {
+            at = from + n;
+            break;
+        }
+        at = from;
+    }
+    if (ftruncate(fd, at) == 0) {
+        minion_log(inst, MINION_LOG_WARN,
+                   "%s: dropped %lld bytes of a record cut short by a "
+                   "killed minion", path, (long long)(end - at));
+    }
+}
+
 static int json_start(struct minion_instance *inst, struct event_base *base)
 {
     struct json_state *st = minion_instance_data(inst);
@@ -135,13 +175,14 @@ static int json_start(struct minion_instance *inst, struct event_base *base)
             name[i] = '_';
         }
     }
-    st->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    st->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
     if (st->fd < 0) {
         err = -errno;
         minion_set_error(inst, "open %s: %s", path, strerror(errno));
         free(path);
         return err;
     }
+    drop_torn_tail(inst, st->fd, path);
     free(path);
     return 0;
 }
@@ -279,6 +320,11 @@ static void json_destroy(struct minion_instance *inst)
     minion_instance_set_data(inst, NULL);
 }
 
+static const struct minion_reporter_ops json_ops = {
+    MINION_OPS_HEADER(struct minion_reporter_ops),
+    .on_report = json_on_report,
+};
+
 const struct minion_plugin minion_plugin_json = {
     MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
     .name = "json",
@@ -288,5 +334,5 @@ const struct minion_plugin minion_plugin_json = {
     .init = json_init,
     .start = json_start,
     .destroy = json_destroy,
-    .reporter = {.on_report = json_on_report},
+    .reporter = &json_ops,
 };

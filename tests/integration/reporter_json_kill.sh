@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # reporter json: one write(2) per line, so after kill -9 every line in the
-# file is whole and valid, and a restarted minion appends valid lines.
+# file is whole and valid but for the one being written at the kill (a
+# large write can be cut short), and a restarted minion drops that torn
+# tail and appends valid lines.
 . "$top_srcdir/tests/integration/lib.sh"
 t_init
 
@@ -18,8 +20,9 @@ t_track $pid
 t_wait_until 30 sh -c '[ "$(wc -l <rep/k.jsonl)" -ge 40 ]' ||
     { cat err >&2; t_fail "no 40 reports within 30 s"; }
 { kill -9 $pid && wait $pid; } 2>/dev/null
-n=$(wc -l <rep/k.jsonl)
-"$CHECK" rep/k.jsonl || t_fail "a broken line after kill -9"
+n=$(wc -l <rep/k.jsonl) # whole lines: the ones that end with a newline
+head -n "$n" rep/k.jsonl >whole
+"$CHECK" whole || t_fail "a broken line before the last after kill -9"
 t_ok "$n whole, valid lines after kill -9"
 
 seq 5 | MINION_ID=k REPORTER_JSON_DIRECTORY=rep timeout 20 "$MINIONIZE" \
