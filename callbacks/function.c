@@ -31,6 +31,28 @@
  * There is no cancel hook: a thread cannot be stopped safely in the middle
  * of a user's function. A task past MINION_TIMEOUT is reported failed when
  * the function returns, and shutdown waits for running functions.
+ *
+ * Load once, run many: the library may also export
+ *
+ *   int  SYMBOL_setup(int argc, char *const *argv);
+ *   void SYMBOL_teardown(void);
+ *   char SYMBOL_setup_error[];  (any size; a NUL-terminated string)
+ *
+ * (minion_function_setup... for the default symbol). Setup runs once, on
+ * the loop thread, at the end of start(): before the engine starts and
+ * before any worker thread exists, so nothing is consumed yet and every
+ * call sees what it wrote (thread creation orders memory). It gets the
+ * PROGRAM ARGS... words after the options (argv[0] is the first word,
+ * argv[argc] is NULL; argc may be 0). A non-zero return fails start(), so
+ * the minion exits 2 with one line: "SYMBOL_setup: " and what setup wrote
+ * into SYMBOL_setup_error (newlines become spaces), or "SYMBOL_setup
+ * returned N" when it wrote nothing there. Teardown then does not run.
+ * Otherwise teardown runs once, on the loop thread, after every worker
+ * thread has been joined: at stop(), or at destroy() when the minion ends
+ * without a stop (another plugin failed to start). Neither hook runs
+ * concurrently with a call. If a function was still running when the
+ * minion had to leave (a forced stop), teardown is skipped with a warning:
+ * it would race that call. A dry run runs neither hook, as it runs no call.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -73,7 +95,10 @@ static const struct minion_option function_options[] = {
      offsetof(struct function_conf, function), MINION_OPT_REQUIRED,
      "The function to run per param, as lib.so[:symbol] (default symbol "
      "minion_function); a library name without '/' is searched like "
-     "dlopen(3) does, so write ./lib.so for one in the working directory."},
+     "dlopen(3) does, so write ./lib.so for one in the working directory; "
+     "its optional SYMBOL_setup(argc, argv), given the words after the "
+     "options, and SYMBOL_teardown() run once before the first call and "
+     "after the last."},
     {NULL},
 };
 
@@ -110,6 +135,10 @@ struct fn_state {
     void *lib;
     minion_function_fn fn;
     unsigned max_threads;
+    /* The library's optional hooks, NULL when absent. Loop thread only. */
+    int (*setup)(int argc, char *const *argv);
+    void (*teardown)(void);
+    int teardown_due; /* start() went through setup: teardown runs once */
 
     /* Loop thread only. */
     int efd; /* eventfd: workers -> loop */
@@ -614,6 +643,86 @@ static int is_identifier(const char *s)
     return 1;
 }
 
+/* Look up the optional export "<symbol><suffix>" into *@out, NULL when the
+ * library has none. Returns 0, or -ENOMEM with the error set. */
+static int optional_symbol(struct fn_state *st, const char *suffix, void **out)
+{
+    size_t n = strlen(st->symbol), m = strlen(suffix);
+    char *name = malloc(n + m + 1);
+
+    *out = NULL;
+    if (name == NULL) {
+        minion_set_error(st->inst, "out of memory");
+        return -ENOMEM;
+    }
+    memcpy(name, st->symbol, n);
+    memcpy(name + n, suffix, m + 1);
+    *out = dlsym(st->lib, name);
+    dlerror(); /* absent is not an error: leave nothing for the next caller */
+    free(name);
+    return 0;
+}
+
+/* Call the library's setup with the words after the options. Loop thread,
+ * before any worker exists. Returns 0, or < 0 with the error set from
+ * SYMBOL_setup_error, or naming the return value. */
+static int run_setup(struct fn_state *st)
+{
+    const struct minion_context *ctx = minion_instance_context(st->inst);
+    char why[512];
+    void *msg;
+    size_t len, i;
+    int rc, err;
+
+    rc = st->setup(ctx->argc, ctx->argv);
+    if (rc == 0) {
+        return 0;
+    }
+    err = optional_symbol(st, "_setup_error", &msg);
+    if (err < 0) {
+        return err;
+    }
+    /* One line, whatever the library wrote. */
+    len = msg != NULL ? strnlen(msg, sizeof(why) - 1) : 0;
+    memcpy(why, msg != NULL ? msg : "", len);
+    for (i = 0; i < len; i++) {
+        if (why[i] == '\n' || why[i] == '\r' || why[i] == '\t') {
+            why[i] = ' ';
+        }
+    }
+    while (len > 0 && why[len - 1] == ' ') {
+        len--;
+    }
+    why[len] = '\0';
+    if (len == 0) {
+        minion_set_error(st->inst, "%s_setup returned %d", st->symbol, rc);
+    } else {
+        minion_set_error(st->inst, "%s_setup: %s", st->symbol, why);
+    }
+    return -EINVAL;
+}
+
+/* Run the library's teardown if it is due: once, after every worker thread
+ * is gone (@abandoned: a function still runs, so it is skipped). Loop
+ * thread only. */
+static void run_teardown(struct fn_state *st, int abandoned)
+{
+    if (!st->teardown_due) {
+        return;
+    }
+    st->teardown_due = 0;
+    if (st->teardown == NULL) {
+        return;
+    }
+    if (abandoned) {
+        minion_log(st->inst, MINION_LOG_WARN,
+                   "%s_teardown not run: a function is still running",
+                   st->symbol);
+        return;
+    }
+    st->teardown();
+}
+
 static int function_init(struct minion_instance *inst, void *conf)
 {
     struct function_conf *c = conf;
@@ -716,6 +825,24 @@ static int function_start(struct minion_instance *inst, struct event_base *base)
         minion_set_error(inst, "cannot create events");
         return -ENOMEM;
     }
+
+    /* Last, so that nothing after a successful setup can fail start(). A
+     * dry run calls nothing, so it sets nothing up either. */
+    if (minion_instance_context(inst)->dry_run) {
+        return 0;
+    }
+    if (optional_symbol(st, "_setup", &sym) < 0) {
+        return -ENOMEM;
+    }
+    memcpy(&st->setup, &sym, sizeof(st->setup));
+    if (optional_symbol(st, "_teardown", &sym) < 0) {
+        return -ENOMEM;
+    }
+    memcpy(&st->teardown, &sym, sizeof(st->teardown));
+    if (st->setup != NULL && run_setup(st) < 0) {
+        return -EINVAL;
+    }
+    st->teardown_due = 1;
     return 0;
 }
 
@@ -745,18 +872,23 @@ static void function_process(struct minion_instance *inst, minion_task *task)
 
 static int function_stop(struct minion_instance *inst)
 {
-    stop_workers(minion_instance_data(inst));
+    struct fn_state *st = minion_instance_data(inst);
+
+    run_teardown(st, stop_workers(st));
     return 0;
 }
 
 static void function_destroy(struct minion_instance *inst)
 {
     struct fn_state *st = minion_instance_data(inst);
+    int abandoned;
 
     if (st == NULL) {
         return;
     }
-    if (stop_workers(st)) {
+    abandoned = stop_workers(st);
+    run_teardown(st, abandoned);
+    if (abandoned) {
         /* Running threads still use the state and the library's code:
          * freeing either would crash them before the process exits. */
         if (st->wake_ev != NULL) {
@@ -794,6 +926,11 @@ static void function_destroy(struct minion_instance *inst)
     minion_instance_set_data(inst, NULL);
 }
 
+static const struct minion_callback_ops function_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = function_process,
+};
+
 const struct minion_plugin minion_plugin_function = {
     MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
     .name = "function",
@@ -804,5 +941,5 @@ const struct minion_plugin minion_plugin_function = {
     .start = function_start,
     .stop = function_stop,
     .destroy = function_destroy,
-    .callback = {.process = function_process},
+    .callback = &function_ops,
 };

@@ -1150,6 +1150,13 @@ static void process_destroy(struct minion_instance *inst)
     minion_instance_set_data(inst, NULL);
 }
 
+static const struct minion_callback_ops process_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = process_run,
+    .cancel = process_cancel,
+    .describe = process_describe,
+};
+
 const struct minion_plugin minion_plugin_process = {
     MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
     .name = "process",
@@ -1160,10 +1167,5 @@ const struct minion_plugin minion_plugin_process = {
     .start = process_start,
     .stop = process_stop,
     .destroy = process_destroy,
-    .callback =
-        {
-            .process = process_run,
-            .cancel = process_cancel,
-            .describe = process_describe,
-        },
+    .callback = &process_ops,
 };

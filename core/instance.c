@@ -36,7 +36,7 @@ struct minion_instance *instance_new(const char *spec, enum minion_kind kind,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (options_fill(inst->plugin->options, inst->conf, cfg, why,
+    if (options_fill(inst->lp.options, inst->conf, cfg, why,
                      sizeof(why)) < 0) {
         snprintf(err, errlen, "%s: %s", inst->label, why);
         goto fail;
@@ -97,20 +97,23 @@ void instance_free(struct minion_instance *inst)
         inst->plugin->destroy(inst);
     }
     if (inst->plugin) {
-        options_free(inst->plugin->options, inst->conf);
+        options_free(inst->lp.options, inst->conf);
     }
     free(inst->conf);
     loader_close(&inst->lp);
     free(inst);
 }
 
-void instance_print_help(const struct minion_plugin *p, int markdown)
+void instance_print_help(const struct loaded_plugin *lp, int markdown)
 {
+    const struct minion_plugin *p = lp->plugin;
+    const struct minion_option *options = lp->options;
+
     if (markdown) {
         printf("# %s %s\n\n%s\n\n", loader_kind_name(p->kind), p->name,
                p->summary ? p->summary : "");
-        if (p->options && p->options->name) {
-            options_print(stdout, p->options, 1);
+        if (options && options->name) {
+            options_print(stdout, options, 1);
         } else {
             printf("No settings.\n");
         }
@@ -118,9 +121,9 @@ void instance_print_help(const struct minion_plugin *p, int markdown)
     }
     printf("%s %s: %s\n", loader_kind_name(p->kind), p->name,
            p->summary ? p->summary : "");
-    if (p->options && p->options->name) {
+    if (options && options->name) {
         printf("\nSettings (environment, .env, or --set NAME=VALUE):\n");
-        options_print(stdout, p->options, 0);
+        options_print(stdout, options, 0);
     } else {
         printf("\nNo settings.\n");
     }

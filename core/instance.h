@@ -42,6 +42,6 @@ int instance_stop(struct minion_instance *inst);
 void instance_free(struct minion_instance *inst);
 
 /* Print the plugin's summary and settings table. */
-void instance_print_help(const struct minion_plugin *p, int markdown);
+void instance_print_help(const struct loaded_plugin *lp, int markdown);
 
 #endif

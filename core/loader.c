@@ -12,8 +12,17 @@
 
 #include "loader.h"
 
-/* The first released layout: anything smaller cannot be a v1 plugin. */
-#define PLUGIN_SIZE_V1 sizeof(struct minion_plugin)
+/* The first released sizes as literal numbers, where pointers are 8
+ * bytes: if one of these fails, a released field has moved. */
+#if defined(__LP64__)
+_Static_assert(PLUGIN_SIZE_2_0 == 112, "struct minion_plugin moved");
+_Static_assert(OPTION_SIZE_2_0 == 56, "struct minion_option moved");
+_Static_assert(ENGINE_OPS_MIN == 24, "struct minion_engine_ops moved");
+_Static_assert(CALLBACK_OPS_MIN == 24, "struct minion_callback_ops moved");
+_Static_assert(REPORTER_OPS_MIN == 16, "struct minion_reporter_ops moved");
+_Static_assert(PARAM_SIZE_2_0 == 48, "struct minion_param moved");
+_Static_assert(REPORT_SIZE_2_0 == 128, "struct minion_report moved");
+#endif
 
 const char *loader_kind_name(enum minion_kind kind)
 {
@@ -80,10 +89,22 @@ static int check(const struct minion_plugin *p, const char *name,
                  name, p->abi, MINION_ABI_MAJOR);
         return -1;
     }
-    if (p->size < PLUGIN_SIZE_V1) {
+    if (p->abi_minor > MINION_ABI_MINOR) {
+        snprintf(err, errlen, "%s %s: needs core ABI %u.%u, this is %d.%d",
+                 kn, name, p->abi, p->abi_minor, MINION_ABI_MAJOR,
+                 MINION_ABI_MINOR);
+        return -1;
+    }
+    if (p->size < PLUGIN_SIZE_2_0) {
         snprintf(err, errlen,
                  "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
-                 kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_V1);
+                 kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_2_0);
+        return -1;
+    }
+    if (p->options && p->option_size < OPTION_SIZE_2_0) {
+        snprintf(err, errlen, "%s %s: option rows are %u bytes, smaller "
+                 "than ABI %d's %zu", kn, name, p->option_size,
+                 MINION_ABI_MAJOR, OPTION_SIZE_2_0);
         return -1;
     }
     if (p->kind != kind) {
@@ -96,16 +117,82 @@ static int check(const struct minion_plugin *p, const char *name,
                  name, p->name ? p->name : "(null)");
         return -1;
     }
-    if (kind == MINION_KIND_ENGINE && (!p->engine.request || !p->engine.finish)) {
-        snprintf(err, errlen, "engine %s: no request or finish hook", name);
+    return 0;
+}
+
+/* Copy an op table into the core's layout: what lies past the size the
+ * plugin recorded stays zero (absent). Returns the recorded size, or 0 for
+ * no table. */
+static size_t copy_table(void *out, size_t out_size, const void *table)
+{
+    size_t recorded;
+
+    memset(out, 0, out_size);
+    if (!table) {
+        return 0;
+    }
+    recorded = *(const unsigned *)table;
+    memcpy(out, table, recorded < out_size ? recorded : out_size);
+    return recorded;
+}
+
+/* The option rows in the core's layout, read with the plugin's stride.
+ * Returns: new array ending with a NULL name; NULL on ENOMEM. */
+static struct minion_option *copy_options(const struct minion_plugin *p)
+{
+    const char *row = (const char *)p->options;
+    size_t n = 0, stride = p->option_size;
+    size_t take = stride < sizeof(struct minion_option)
+                      ? stride
+                      : sizeof(struct minion_option);
+    struct minion_option *out;
+
+    while (row && ((const struct minion_option *)(row + n * stride))->name) {
+        n++;
+    }
+    out = calloc(n + 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++) {
+        memcpy(&out[i], row + i * stride, take);
+    }
+    return out;
+}
+
+int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
+                 enum minion_kind kind, char *err, size_t errlen)
+{
+    const char *kn = loader_kind_name(kind);
+    size_t got = 0, need = 0;
+    int ok = 0;
+
+    lp->plugin = p;
+    switch (kind) {
+    case MINION_KIND_ENGINE:
+        got = copy_table(&lp->engine, sizeof(lp->engine), p->engine);
+        need = ENGINE_OPS_MIN;
+        ok = lp->engine.request && lp->engine.finish;
+        break;
+    case MINION_KIND_CALLBACK:
+        got = copy_table(&lp->callback, sizeof(lp->callback), p->callback);
+        need = CALLBACK_OPS_MIN;
+        ok = lp->callback.process != NULL;
+        break;
+    case MINION_KIND_REPORTER:
+        got = copy_table(&lp->reporter, sizeof(lp->reporter), p->reporter);
+        need = REPORTER_OPS_MIN;
+        ok = lp->reporter.on_report != NULL;
+        break;
+    }
+    if (got < need || !ok) {
+        snprintf(err, errlen, "%s %s: %s", kn, p->name ? p->name : "?",
+                 got == 0 ? "no hook table"
+                 : got < need ? "hook table smaller than its required hooks"
+                 : kind == MINION_KIND_ENGINE ? "no request or finish hook"
+                 : kind == MINION_KIND_CALLBACK ? "no process hook"
+                                                : "no on_report hook");
         return -1;
     }
-    if (kind == MINION_KIND_CALLBACK && !p->callback.process) {
-        snprintf(err, errlen, "callback %s: no process hook", name);
-        return -1;
-    }
-    if (kind == MINION_KIND_REPORTER && !p->reporter.on_report) {
-        snprintf(err, errlen, "reporter %s: no on_report hook", name);
+    if (p->options && !(lp->options = copy_options(p))) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -118,6 +205,7 @@ static int open_file(const char *path, enum minion_kind kind,
     const struct minion_plugin *p;
     void *dl;
 
+    memset(out, 0, sizeof(*out));
     name_of(path, name, sizeof(name));
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
@@ -133,16 +221,18 @@ static int open_file(const char *path, enum minion_kind kind,
         dlclose(dl);
         return -1;
     }
-    if (check(p, name, kind, err, errlen) < 0) {
+    if (check(p, name, kind, err, errlen) < 0 ||
+        loader_adopt(out, p, kind, err, errlen) < 0) {
+        free(out->options);
+        memset(out, 0, sizeof(*out));
         dlclose(dl);
         return -1;
     }
     out->dl = dl;
-    out->plugin = p;
     out->path = strdup(path);
     if (!out->path) {
         snprintf(err, errlen, "out of memory");
-        dlclose(dl);
+        loader_close(out);
         return -1;
     }
     return 0;
@@ -196,6 +286,7 @@ void loader_close(struct loaded_plugin *lp)
     }
 #endif
     free(lp->path);
+    free(lp->options);
     memset(lp, 0, sizeof(*lp));
 }
 

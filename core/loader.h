@@ -4,14 +4,44 @@
 #define CORE_LOADER_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include <minionize/plugin.h>
+
+/* The end of @field in @type: a first released size. Fields are only ever
+ * appended, so where a released field ends never changes. */
+#define END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
+
+/* What ABI 2.0 released. A plugin's struct may be larger (built against a
+ * newer header: the core ignores what it does not know) or, for the op
+ * tables, end after the hooks its kind requires (built against an older
+ * one: the hooks it lacks are absent). */
+#define PLUGIN_SIZE_2_0 END_OF(struct minion_plugin, reporter)
+#define OPTION_SIZE_2_0 END_OF(struct minion_option, choices)
+#define ENGINE_OPS_MIN END_OF(struct minion_engine_ops, finish)
+#define CALLBACK_OPS_MIN END_OF(struct minion_callback_ops, process)
+#define REPORTER_OPS_MIN END_OF(struct minion_reporter_ops, on_report)
+#define PARAM_SIZE_2_0 END_OF(struct minion_param, handle)
+#define REPORT_SIZE_2_0 END_OF(struct minion_report, n_actions)
 
 struct loaded_plugin {
     void *dl;
     const struct minion_plugin *plugin;
     char *path; /* the file it came from */
+    /* The plugin's tables as this core knows them: hooks past the size a
+     * table recorded are NULL, option fields past the recorded row size
+     * are 0. Only the table of the plugin's kind is filled. */
+    struct minion_engine_ops engine;
+    struct minion_callback_ops callback;
+    struct minion_reporter_ops reporter;
+    struct minion_option *options; /* owned; ends with a NULL name */
 };
+
+/* Check @p (ABI, sizes, required hooks) and fill @lp's tables from it, for
+ * a plugin that did not come from a file (tests). Returns 0, or -1 with
+ * one line in @err. */
+int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
+                 enum minion_kind kind, char *err, size_t errlen);
 
 /* Where plugins given by name are searched: @user_path (MINION_PLUGIN_PATH,
  * colon list, may be NULL), the installed plugin dir, then the build tree

@@ -213,7 +213,7 @@ static int help_plugin(const char *name, const char *search_path,
             if (found) {
                 printf("\n");
             }
-            instance_print_help(lp.plugin, markdown);
+            instance_print_help(&lp, markdown);
             loader_close(&lp);
             found = 1;
         }
@@ -362,7 +362,7 @@ static int add_available(struct known *k, const char *search_path)
 
             if (loader_open(name, kinds[i], search_path, &lp, err,
                             sizeof(err)) == 0) {
-                known_add_table(k, lp.plugin->options);
+                known_add_table(k, lp.options);
                 loader_close(&lp);
             }
         }
@@ -388,7 +388,7 @@ static int check_names(const struct cli *cli, struct minion_instance **insts,
         known_add(k, task_env_names[i]);
     }
     for (size_t i = 0; i < n_insts; i++) {
-        known_add_table(k, insts[i]->plugin->options);
+        known_add_table(k, insts[i]->lp.options);
     }
     for (size_t i = 0; i < cli->n_set && rc == 0; i++) {
         const char *name = cli->set_names[i], *near;

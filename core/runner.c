@@ -246,7 +246,7 @@ static void report_all(struct runner *r, const struct minion_report *rep)
 {
     for (size_t i = 0; i < r->n_reporters; i++) {
         struct minion_instance *rp = r->reporters[i];
-        rp->plugin->reporter.on_report(rp, rep);
+        rp->lp.reporter.on_report(rp, rep);
     }
     count(r, rep->status);
 }
@@ -328,6 +328,7 @@ static void settle(struct runner *r, struct minion_task *t,
     }
 
     memset(&rep, 0, sizeof(rep));
+    rep.size = sizeof(rep);
     rep.minion_id = r->ctx->minion_id;
     rep.nodename = r->ctx->nodename;
     rep.task_id = t->id;
@@ -344,7 +345,7 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.actions = t->n_actions > 0 ? t->actions : &process_action;
     rep.n_actions = t->n_actions > 0 ? t->n_actions : 1;
 
-    r->engine->plugin->engine.finish(r->engine, t->handle, verdict, &rep);
+    r->engine->lp.engine.finish(r->engine, t->handle, verdict, &rep);
     report_all(r, &rep);
     if (!r->ctx->dry_run) {
         log_outcome(r, t, status);
@@ -388,8 +389,8 @@ void runner_task_done(struct runner *r, struct minion_task *t,
         return;
     }
     t->running = 0;
-    if (cb->plugin->callback.teardown) {
-        cb->plugin->callback.teardown(cb, t, outcome);
+    if (cb->lp.callback.teardown) {
+        cb->lp.callback.teardown(cb, t, outcome);
     }
     if (outcome == MINION_DEFER && !t->released && !t->timed_out &&
         r->phase == PHASE_RUNNING) {
@@ -412,8 +413,8 @@ static void on_task_timeout(evutil_socket_t fd, short what, void *arg)
     t->timed_out = 1;
     log_warn("task %s timed out after %gs; stopping it", t->id,
              r->ctx->timeout);
-    if (cb->plugin->callback.cancel) {
-        cb->plugin->callback.cancel(cb, t);
+    if (cb->lp.callback.cancel) {
+        cb->lp.callback.cancel(cb, t);
     }
 }
 
@@ -423,8 +424,8 @@ static void dry_run(struct runner *r, struct minion_task *t)
     struct minion_instance *cb = r->callback;
     int rc = 0;
 
-    if (cb->plugin->callback.describe) {
-        rc = cb->plugin->callback.describe(cb, t, &t->out);
+    if (cb->lp.callback.describe) {
+        rc = cb->lp.callback.describe(cb, t, &t->out);
     } else {
         minion_output_write(&t->out, t->param, t->len);
     }
@@ -451,8 +452,8 @@ static void start_task(struct runner *r, struct minion_task *t)
         dry_run(r, t);
         return;
     }
-    if (cb->plugin->callback.setup) {
-        int rc = cb->plugin->callback.setup(cb, t);
+    if (cb->lp.callback.setup) {
+        int rc = cb->lp.callback.setup(cb, t);
         if (rc != MINION_OK) {
             settle(r, t, rc);
             return;
@@ -468,15 +469,25 @@ static void start_task(struct runner *r, struct minion_task *t)
     }
     t->start = minion_now();
     t->running = 1;
-    cb->plugin->callback.process(cb, t); /* may end (and free) t at once */
+    cb->lp.callback.process(cb, t); /* may end (and free) t at once */
 }
 
 int minion_engine_deliver(struct minion_instance *inst,
-                          const struct minion_param *p)
+                          const struct minion_param *param)
 {
     struct runner *r = inst->runner;
+    struct minion_param full = MINION_PARAM_INIT;
+    const struct minion_param *p = &full;
     struct minion_task *t;
 
+    /* Read only what the engine's header had; the rest stays 0. */
+    if (param->size < PARAM_SIZE_2_0) {
+        minion_instance_fail(inst, "a param of %u bytes: not made with "
+                             "MINION_PARAM_INIT", param->size);
+        return -EINVAL;
+    }
+    memcpy(&full, param, param->size < sizeof(full) ? param->size
+                                                     : sizeof(full));
     if (r->credit == 0 || r->phase != PHASE_RUNNING) {
         return -ENOSPC;
     }
@@ -502,8 +513,15 @@ void minion_engine_report(struct minion_instance *inst,
                           const struct minion_report *report)
 {
     struct runner *r = inst->runner;
-    struct minion_report rep = *report;
+    struct minion_report rep = MINION_REPORT_INIT;
 
+    if (report->size < REPORT_SIZE_2_0) {
+        minion_instance_fail(inst, "a report of %u bytes: not made with "
+                             "MINION_REPORT_INIT", report->size);
+        return;
+    }
+    memcpy(&rep, report, report->size < sizeof(rep) ? report->size
+                                                     : sizeof(rep));
     if (!rep.minion_id) {
         rep.minion_id = r->ctx->minion_id;
     }
@@ -530,9 +548,9 @@ void minion_engine_drained(struct minion_instance *inst)
 static void pause_engine(struct runner *r)
 {
     r->credit = 0;
-    if (!r->paused && r->engine->plugin->engine.pause) {
+    if (!r->paused && r->engine->lp.engine.pause) {
         r->paused = 1;
-        r->engine->plugin->engine.pause(r->engine);
+        r->engine->lp.engine.pause(r->engine);
     }
     r->paused = 1;
 }
@@ -616,8 +634,8 @@ static void force_stop(struct runner *r)
         /* Asked again: cancel again (callbacks escalate to SIGKILL). */
         for (t = r->tasks; t; t = next) {
             next = t->next;
-            if (t->running && cb->plugin->callback.cancel) {
-                cb->plugin->callback.cancel(cb, t);
+            if (t->running && cb->lp.callback.cancel) {
+                cb->lp.callback.cancel(cb, t);
             }
         }
         return;
@@ -625,7 +643,7 @@ static void force_stop(struct runner *r)
     r->forced = 1;
     /* The exit status comes from how the tasks end: one that finishes
      * now is acked as usual; one cut short stays unacked and makes it 1. */
-    if (r->in_flight && cb->plugin->callback.cancel) {
+    if (r->in_flight && cb->lp.callback.cancel) {
         log_warn("stopping %u task%s in flight; unfinished ones stay "
                  "unacked", r->in_flight, r->in_flight == 1 ? "" : "s");
     } else if (r->in_flight) {
@@ -639,8 +657,8 @@ static void force_stop(struct runner *r)
     }
     for (t = r->tasks; t; t = next) {
         next = t->next; /* cancel may end t at once */
-        if (t->running && cb->plugin->callback.cancel) {
-            cb->plugin->callback.cancel(cb, t);
+        if (t->running && cb->lp.callback.cancel) {
+            cb->lp.callback.cancel(cb, t);
         }
     }
     if (r->in_flight) {
@@ -768,7 +786,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         return;
     }
     r->credit += (unsigned)want;
-    r->engine->plugin->engine.request(r->engine, (unsigned)want);
+    r->engine->lp.engine.request(r->engine, (unsigned)want);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -8,9 +8,14 @@ static void null_on_report(struct minion_instance *inst,
 {
 }
 
+static const struct minion_reporter_ops null_ops = {
+    MINION_OPS_HEADER(struct minion_reporter_ops),
+    .on_report = null_on_report,
+};
+
 const struct minion_plugin minion_plugin_null = {
     MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
     .name = "null",
     .summary = "Record nothing",
-    .reporter = {.on_report = null_on_report},
+    .reporter = &null_ops,
 };

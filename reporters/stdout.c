@@ -69,9 +69,14 @@ static void stdout_on_report(struct minion_instance *inst,
     }
 }
 
+static const struct minion_reporter_ops stdout_ops = {
+    MINION_OPS_HEADER(struct minion_reporter_ops),
+    .on_report = stdout_on_report,
+};
+
 const struct minion_plugin minion_plugin_stdout = {
     MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
     .name = "stdout",
     .summary = "Write one line per finished task to standard output",
-    .reporter = {.on_report = stdout_on_report},
+    .reporter = &stdout_ops,
 };

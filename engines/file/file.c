@@ -227,7 +227,7 @@ static int deliver(struct file_engine *fe, const char *data, size_t len,
                    uint64_t line, unsigned attempt, void *handle)
 {
     char id[24];
-    struct minion_param p;
+    struct minion_param p = MINION_PARAM_INIT;
 
     lines_u64(id, line);
     p.data = data;
@@ -458,13 +458,12 @@ static void on_dead_line(void *arg, const struct fline *fl)
 {
     struct file_engine *fe = arg;
     const char *why = fl->error ? fl->error : "failed";
-    struct minion_report rep;
+    struct minion_report rep = MINION_REPORT_INIT;
     char id[24];
 
     lines_u64(id, fl->line);
     minion_log(fe->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id,
                why);
-    memset(&rep, 0, sizeof(rep));
     rep.task_id = id;
     rep.param = fl->data;
     rep.param_len = fl->len;
@@ -1095,6 +1094,13 @@ static void file_destroy(struct minion_instance *inst)
     free(fe);
 }
 
+static const struct minion_engine_ops file_ops = {
+    MINION_OPS_HEADER(struct minion_engine_ops),
+    .request = file_request,
+    .finish = file_finish,
+    .pause = file_pause,
+};
+
 const struct minion_plugin minion_plugin_file = {
     MINION_PLUGIN_HEADER(MINION_KIND_ENGINE),
     .name = "file",
@@ -1105,10 +1111,5 @@ const struct minion_plugin minion_plugin_file = {
     .start = file_start,
     .stop = file_stop,
     .destroy = file_destroy,
-    .engine =
-        {
-            .request = file_request,
-            .finish = file_finish,
-            .pause = file_pause,
-        },
+    .engine = &file_ops,
 };

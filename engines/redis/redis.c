@@ -107,7 +107,7 @@ static void rlist_clear(struct rlist *l)
  * @t is gone), or < 0 when the core had no credit (@t is still ours). */
 static int deliver(struct rds *r, struct rtask *t, const char *data, size_t len)
 {
-    struct minion_param p;
+    struct minion_param p = MINION_PARAM_INIT;
     int rc;
 
     p.data = data;
@@ -197,7 +197,7 @@ static void dead_letter(struct rds *r, const char *id, const char *param,
                         size_t len, unsigned attempts, const char *why,
                         int force)
 {
-    struct minion_report rep;
+    struct minion_report rep = MINION_REPORT_INIT;
 
     if (r->ctx->dry_run) {
         minion_log(r->inst, MINION_LOG_WARN,
@@ -205,7 +205,6 @@ static void dead_letter(struct rds *r, const char *id, const char *param,
         return;
     }
     minion_log(r->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id, why);
-    memset(&rep, 0, sizeof(rep));
     rep.task_id = id;
     rep.param = param;
     rep.param_len = len;
@@ -803,6 +802,13 @@ static void redis_destroy(struct minion_instance *inst)
     free_rds(r);
 }
 
+static const struct minion_engine_ops redis_ops = {
+    MINION_OPS_HEADER(struct minion_engine_ops),
+    .request = redis_request,
+    .finish = redis_finish,
+    .pause = redis_pause,
+};
+
 const struct minion_plugin minion_plugin_redis = {
     MINION_PLUGIN_HEADER(MINION_KIND_ENGINE),
     .name = "redis",
@@ -813,10 +819,5 @@ const struct minion_plugin minion_plugin_redis = {
     .start = redis_start,
     .stop = redis_stop,
     .destroy = redis_destroy,
-    .engine =
-        {
-            .request = redis_request,
-            .finish = redis_finish,
-            .pause = redis_pause,
-        },
+    .engine = &redis_ops,
 };

@@ -37,8 +37,8 @@ static void engine_pump(struct minion_instance *inst)
 {
     while (w.credit > 0 && w.head < w.tail) {
         int i = w.queue[w.head++];
-        struct minion_param p = {w.params[i], strlen(w.params[i]), "id",
-                                 ++w.attempt[i], (void *)(intptr_t)i};
+        struct minion_param p = {sizeof(p), w.params[i], strlen(w.params[i]),
+                                 "id", ++w.attempt[i], (void *)(intptr_t)i};
         w.credit--;
         w.outstanding++;
         w.delivered++;
@@ -79,12 +79,17 @@ static void engine_pause(struct minion_instance *inst)
     w.credit = 0;
 }
 
+static const struct minion_engine_ops test_engine_ops = {
+    MINION_OPS_HEADER(struct minion_engine_ops),
+    .request = engine_request,
+    .finish = engine_finish,
+    .pause = engine_pause,
+};
+
 static const struct minion_plugin test_engine = {
     MINION_PLUGIN_HEADER(MINION_KIND_ENGINE),
     .name = "scripted",
-    .engine = {.request = engine_request,
-               .finish = engine_finish,
-               .pause = engine_pause},
+    .engine = &test_engine_ops,
 };
 
 /* ---- the callback */
@@ -135,10 +140,16 @@ static void cb_cancel(struct minion_instance *inst, minion_task *task)
     end_task(task, MINION_RETRY);
 }
 
+static const struct minion_callback_ops test_callback_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = cb_process,
+    .cancel = cb_cancel,
+};
+
 static const struct minion_plugin test_callback = {
     MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
     .name = "scripted",
-    .callback = {.process = cb_process, .cancel = cb_cancel},
+    .callback = &test_callback_ops,
 };
 
 /* ---- the reporter */
@@ -149,10 +160,15 @@ static void on_report(struct minion_instance *inst,
     w.reports++;
 }
 
+static const struct minion_reporter_ops test_reporter_ops = {
+    MINION_OPS_HEADER(struct minion_reporter_ops),
+    .on_report = on_report,
+};
+
 static const struct minion_plugin test_reporter = {
     MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
     .name = "capture",
-    .reporter = {.on_report = on_report},
+    .reporter = &test_reporter_ops,
 };
 
 /* ---- running it */
@@ -161,8 +177,10 @@ static struct minion_instance *instance(const struct minion_plugin *p,
                                         const struct minion_context *ctx)
 {
     struct minion_instance *inst = calloc(1, sizeof(*inst));
+    char err[256];
 
     assert_non_null(inst);
+    assert_int_equal(loader_adopt(&inst->lp, p, p->kind, err, sizeof(err)), 0);
     inst->plugin = p;
     inst->ctx = ctx;
     snprintf(inst->label, sizeof(inst->label), "test %s", p->name);
@@ -195,9 +213,12 @@ static int run(struct minion_context *ctx, const char **params, size_t n)
     runner_set_dead_exit(r, dead_exit);
     rc = runner_run(r);
     runner_free(r);
-    free(engine);
-    free(callback);
-    free(reporter);
+    for (size_t i = 0; i < 3; i++) {
+        struct minion_instance *inst =
+            i == 0 ? engine : i == 1 ? callback : reporter;
+        free(inst->lp.options);
+        free(inst);
+    }
     event_base_free(w.base);
     return rc;
 }

@@ -33,7 +33,7 @@ one_line_exit2 "cannot read engine plugin ./missing.so" \
     "$MINIONIZE" -e ./missing.so
 echo "not an elf" >bogus.so
 one_line_exit2 "cannot load engine plugin ./bogus.so" "$MINIONIZE" -e ./bogus.so
-one_line_exit2 "engine badabi: built for ABI 99, core is 1" \
+one_line_exit2 "engine badabi: built for ABI 100, core is 2" \
     "$MINIONIZE" -e "$top_builddir/tests/plugins/.libs/badabi.so"
 one_line_exit2 "MINION_CONCURRENCY (from flag): not a whole number: 'x'" \
     "$MINIONIZE" -j x true

@@ -12,11 +12,17 @@ static void finish(struct minion_instance *inst, void *handle,
 {
 }
 
+static const struct minion_engine_ops badabi_ops = {
+    MINION_OPS_HEADER(struct minion_engine_ops),
+    .request = request,
+    .finish = finish,
+};
+
 const struct minion_plugin minion_plugin_badabi = {
     .abi = MINION_ABI_MAJOR + 98,
     .size = sizeof(struct minion_plugin),
     .kind = MINION_KIND_ENGINE,
     .name = "badabi",
     .summary = "An engine from the future",
-    .engine = {.request = request, .finish = finish},
+    .engine = &badabi_ops,
 };

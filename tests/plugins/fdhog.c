@@ -56,10 +56,15 @@ static void fdhog_destroy(struct minion_instance *inst)
     }
 }
 
+static const struct minion_reporter_ops fdhog_ops = {
+    MINION_OPS_HEADER(struct minion_reporter_ops),
+    .on_report = on_report,
+};
+
 const struct minion_plugin minion_plugin_fdhog = {
     MINION_PLUGIN_HEADER(MINION_KIND_REPORTER),
     .name = "fdhog",
     .summary = "Test only: takes every free descriptor for a moment",
     .destroy = fdhog_destroy,
-    .reporter = {.on_report = on_report},
+    .reporter = &fdhog_ops,
 };

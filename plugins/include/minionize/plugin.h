@@ -20,6 +20,17 @@
  * live from init() until destroy() returns. Everything else is documented at
  * the function that lends or takes it ("Borrows:", "Takes:", "Returns:").
  *
+ * Growing: every struct here that crosses between a plugin and the core
+ * records its own size in its first member (filled by the MINION_*_INIT
+ * macros), and fields are only ever appended, so a plugin built against an
+ * older header still loads: whatever lies past the size it recorded is
+ * absent (NULL, 0) for the core. Moving or removing a field bumps
+ * MINION_ABI_MAJOR; a new function or field bumps MINION_ABI_MINOR, and a
+ * plugin built against a newer minor than the core's is refused by name.
+ *
+ * libevent: plugins get the core's `struct event_base` and use libevent 2.1
+ * (event2/ headers); the core and its plugins must link the same libevent.
+ *
  * Threads: every function here is for the loop thread only, except
  * minion_task_param, minion_task_id, minion_task_attempt, minion_task_output,
  * minion_output_write, minion_output_printf, minion_task_set_error,
@@ -37,7 +48,10 @@ extern "C" {
 #endif
 
 /* Bumped when a field moves or disappears; fields are only ever appended. */
-#define MINION_ABI_MAJOR 1
+#define MINION_ABI_MAJOR 2
+/* Bumped when a function or a field is added: what a plugin built against
+ * this header may use. */
+#define MINION_ABI_MINOR 0
 
 #if defined(__GNUC__)
 #define MINION_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -114,6 +128,8 @@ enum minion_opt_type {
  * A table ends with a row whose name is NULL.
  */
 struct minion_option {
+    /* Rows are read with the stride the descriptor records (option_size),
+     * so this struct may grow at its end. */
     const char *name;
     enum minion_opt_type type;
     const char *def;     /* default as text, parsed like user input; or NULL */
@@ -152,8 +168,10 @@ struct minion_context {
 /* ------------------------------------------------------------------------ */
 /* Engines                                                                   */
 
-/* One param as an engine hands it to the core. */
+/* One param as an engine hands it to the core. Fill it from
+ * MINION_PARAM_INIT, so the core knows which fields it has. */
 struct minion_param {
+    unsigned size;    /* sizeof(struct minion_param) where it was built */
     const char *data; /* the param's bytes, not NUL-terminated */
     size_t len;
     const char *id;   /* engine's task id: line number, stream entry id */
@@ -167,8 +185,12 @@ struct minion_action {
     double start, end; /* epoch seconds */
 };
 
-/* Everything known about one finished run of a task. */
+#define MINION_PARAM_INIT {.size = sizeof(struct minion_param)}
+
+/* Everything known about one finished run of a task. A report a plugin
+ * makes (minion_engine_report) starts from MINION_REPORT_INIT. */
 struct minion_report {
+    unsigned size; /* sizeof(struct minion_report) where it was built */
     const char *minion_id;
     const char *nodename;
     const char *task_id;
@@ -186,7 +208,14 @@ struct minion_report {
     size_t n_actions;
 };
 
+#define MINION_REPORT_INIT {.size = sizeof(struct minion_report)}
+
+/* Each kind's hooks are a table of their own, reached from the descriptor
+ * by pointer, that records its size: MINION_OPS_HEADER(type) first. */
+#define MINION_OPS_HEADER(type) .size = sizeof(type)
+
 struct minion_engine_ops {
+    unsigned size; /* MINION_OPS_HEADER */
     /* The core can take @n more params: deliver up to that many more, now
      * or later, through minion_engine_deliver(). Credit adds up. */
     void (*request)(struct minion_instance *inst, unsigned n);
@@ -221,6 +250,7 @@ void minion_engine_report(struct minion_instance *inst,
 /* Callbacks                                                                 */
 
 struct minion_callback_ops {
+    unsigned size; /* MINION_OPS_HEADER */
     /* The param was fetched; prepare. Return MINION_OK to go on to
      * process(), MINION_RETRY / MINION_REJECT to fail the task (set an
      * error first). Optional. */
@@ -229,7 +259,8 @@ struct minion_callback_ops {
      * loop thread, possibly before process() returns. Required. */
     void (*process)(struct minion_instance *inst, minion_task *task);
     /* Stop a running task now (timeout, forced shutdown). It still ends
-     * with minion_task_done(). Optional. */
+     * with minion_task_done(), which may come before cancel() returns:
+     * the task may be freed by then. Optional. */
     void (*cancel)(struct minion_instance *inst, minion_task *task);
     /* After the task is done, with its final outcome. Optional. */
     void (*teardown)(struct minion_instance *inst, minion_task *task,
@@ -264,7 +295,9 @@ void minion_task_set_waiting(minion_task *task, int waiting);
 /* Add a step to the task's timeline. Borrows: name (copied). */
 void minion_task_add_action(minion_task *task, const char *name, double start,
                             double end);
-/* End the task. Loop thread only; exactly once per process(). */
+/* End the task: the core settles it, reports it and frees it, so @task
+ * must not be touched after this call. Loop thread only; exactly once per
+ * process(). */
 void minion_task_done(minion_task *task, enum minion_outcome outcome);
 
 /* Append to the task's result: the last MINION_RESULT_BYTES are kept. On the
@@ -283,6 +316,7 @@ typedef int (*minion_function_fn)(const minion_task *task, minion_output *out);
 /* Reporters                                                                 */
 
 struct minion_reporter_ops {
+    unsigned size; /* MINION_OPS_HEADER */
     /* One finished run. Borrows: report, valid until this returns. */
     void (*on_report)(struct minion_instance *inst,
                       const struct minion_report *report);
@@ -292,8 +326,11 @@ struct minion_reporter_ops {
 /* The descriptor                                                            */
 
 struct minion_plugin {
-    unsigned abi;  /* MINION_ABI_MAJOR at build time */
-    unsigned size; /* sizeof(struct minion_plugin) at build time */
+    unsigned abi;       /* MINION_ABI_MAJOR at build time */
+    unsigned abi_minor; /* MINION_ABI_MINOR at build time: the core must
+                           have at least this minor */
+    unsigned size;      /* sizeof(struct minion_plugin) at build time */
+    unsigned option_size; /* sizeof(struct minion_option) at build time */
     enum minion_kind kind;
     const char *name;    /* matches the file name and the symbol */
     const char *summary; /* one line for --help-plugin */
@@ -307,18 +344,22 @@ struct minion_plugin {
      * Returns 0, or < 0 with minion_set_error(): the minion exits 2. */
     int (*start)(struct minion_instance *inst, struct event_base *base);
     /* Every task is settled: flush and close. Returns 0 when stopped now, 1
-     * when it will call minion_instance_stopped() later. Optional. */
+     * when it will call minion_instance_stopped() later (the core waits
+     * for it, at most 10 seconds). Optional. */
     int (*stop)(struct minion_instance *inst);
     /* Free everything. Optional. */
     void (*destroy)(struct minion_instance *inst);
 
-    struct minion_engine_ops engine;
-    struct minion_callback_ops callback;
-    struct minion_reporter_ops reporter;
+    /* The table of the plugin's kind; the others NULL. */
+    const struct minion_engine_ops *engine;
+    const struct minion_callback_ops *callback;
+    const struct minion_reporter_ops *reporter;
 };
 
 #define MINION_PLUGIN_HEADER(k)                                               \
-    .abi = MINION_ABI_MAJOR, .size = sizeof(struct minion_plugin), .kind = (k)
+    .abi = MINION_ABI_MAJOR, .abi_minor = MINION_ABI_MINOR,                   \
+    .size = sizeof(struct minion_plugin),                                     \
+    .option_size = sizeof(struct minion_option), .kind = (k)
 
 /* ------------------------------------------------------------------------ */
 /* Instances                                                                 */
