@@ -139,12 +139,12 @@ static void defer_task(struct runner *r, struct minion_task *t)
         log_warn("%s task %s: %s; holding it and trying again (not counted "
                  "as an attempt)",
                  r->defer_warned == 0 ? "cannot start" : "still cannot start",
-                 t->id, t->error ? t->error : "no reason given");
+                 t->id, t->said->error ? t->said->error : "no reason given");
         r->defer_warned = minion_now();
         r->defer_logged = 1;
     } else {
         log_debug("task %s held again: %s", t->id,
-                  t->error ? t->error : "no reason given");
+                  t->said->error ? t->said->error : "no reason given");
     }
     task_reset(t);
     t->held = 1;
@@ -260,11 +260,11 @@ static void log_outcome(struct runner *r, const struct minion_task *t,
         break;
     case MINION_STATUS_FAILED:
         log_info("task %s failed (attempt %u of %u): %s", t->id, t->attempt,
-                 r->ctx->max_attempts, t->error);
+                 r->ctx->max_attempts, t->said->error);
         break;
     case MINION_STATUS_DEAD:
         log_warn("task %s dead after %u attempt%s: %s", t->id, t->attempt,
-                 t->attempt == 1 ? "" : "s", t->error);
+                 t->attempt == 1 ? "" : "s", t->said->error);
         break;
     case MINION_STATUS_RELEASED:
         log_info("task %s released unfinished (attempt %u)", t->id,
@@ -295,7 +295,7 @@ static void settle(struct runner *r, struct minion_task *t,
     if (outcome != MINION_OK && outcome != MINION_REJECT) {
         outcome = MINION_RETRY;
     }
-    if (outcome != MINION_OK && !t->error) {
+    if (outcome != MINION_OK && !t->said->error) {
         minion_task_set_error(t, outcome == MINION_REJECT ? "rejected"
                                                           : "failed");
     }
@@ -306,7 +306,7 @@ static void settle(struct runner *r, struct minion_task *t,
          * and reports none as done or dead: it only shows. */
         if (status == MINION_STATUS_DEAD) {
             r->n_dry_dead++;
-            log_warn("task %s would be dead-lettered: %s", t->id, t->error);
+            log_warn("task %s would be dead-lettered: %s", t->id, t->said->error);
         }
         status = MINION_STATUS_RELEASED;
         verdict = MINION_VERDICT_RELEASE;
@@ -337,8 +337,8 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.attempt = t->attempt;
     rep.generation = t->generation;
     rep.status = status;
-    rep.exit_code = t->exit_code;
-    rep.error = outcome == MINION_OK ? NULL : t->error;
+    rep.exit_code = t->said->exit_code;
+    rep.error = outcome == MINION_OK ? NULL : t->said->error;
     rep.output = task_result(t, &rep.output_len);
     rep.start = t->start;
     rep.end = t->end;

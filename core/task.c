@@ -106,7 +106,8 @@ struct minion_task *task_new(const struct minion_param *p, size_t result_bytes)
     t->len = p->len;
     t->handle = p->handle;
     t->attempt = p->attempt ? p->attempt : 1;
-    t->exit_code = -1;
+    t->said = &t->own_said;
+    t->said->exit_code = -1;
     t->out.limit = result_bytes;
     return t;
 }
@@ -123,7 +124,7 @@ void task_free(struct minion_task *t)
         free((char *)t->actions[i].name);
     }
     free(t->actions);
-    free(t->error);
+    free(t->said->error);
     free(t->out.tail);
     free(t->out.echo);
     free(t);
@@ -136,7 +137,7 @@ void task_reset(struct minion_task *t)
     }
     t->n_actions = 0;
     /* The error stays: if the task never starts, it says why. */
-    t->exit_code = -1;
+    t->said->exit_code = -1;
     t->out.tail_len = 0;
     t->out.echo_len = 0;
     t->data = NULL;
@@ -309,7 +310,7 @@ minion_output *minion_task_output(minion_task *t)
 
 void minion_task_set_error(const minion_task *task, const char *fmt, ...)
 {
-    minion_task *t = (minion_task *)task; /* see plugin.h: owner only */
+    struct task_said *said = task->said; /* only its owner thread calls */
     va_list ap;
     char *e = NULL;
 
@@ -325,14 +326,14 @@ void minion_task_set_error(const minion_task *task, const char *fmt, ...)
                 *p = ' ';
             }
         }
-        free(t->error);
-        t->error = e;
+        free(said->error);
+        said->error = e;
     }
 }
 
 void minion_task_set_exit_code(const minion_task *task, int code)
 {
-    ((minion_task *)task)->exit_code = code;
+    task->said->exit_code = code;
 }
 
 void minion_task_set_data(minion_task *t, void *data)

@@ -28,8 +28,14 @@ struct minion_task {
     unsigned attempt;
     unsigned long long generation;
     void *data; /* the callback's */
-    char *error;
-    int exit_code;
+    /* What the thread running the task says of it, reached through a
+     * pointer so that a const task (a function gets one) can still say
+     * it without a cast. Points at own_said. */
+    struct task_said *said;
+    struct task_said {
+        char *error;   /* one line; NULL: none said */
+        int exit_code; /* -1: none */
+    } own_said;
     double start, end;
     struct minion_output out;
     struct event *timer; /* MINION_TIMEOUT */

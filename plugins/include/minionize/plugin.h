@@ -279,8 +279,9 @@ const char *minion_task_id(const minion_task *task);
 unsigned minion_task_attempt(const minion_task *task);
 minion_output *minion_task_output(minion_task *task);
 /* One line saying why the task failed; the last call wins. The task is
- * const so that a function, which gets a const task, may say why it failed;
- * only the thread running the task may call these. */
+ * const so that a function, which gets a const task, may say why it failed
+ * (what it says is kept apart from the task itself, so nothing const is
+ * written); only the thread running the task may call these. */
 void minion_task_set_error(const minion_task *task, const char *fmt, ...)
     MINION_PRINTF(2, 3);
 void minion_task_set_exit_code(const minion_task *task, int code);
