@@ -13,6 +13,7 @@
 #include "instance.h"
 #include "log.h"
 #include "runner.h"
+#include "stats.h"
 #include "task.h"
 
 /* How long plugins get to flush and close once every task is settled. */
@@ -44,7 +45,7 @@ struct runner {
     unsigned credit; /* granted to the engine, not yet used */
     long long delivered;
     unsigned long long generation;
-    unsigned long long n_ok, n_failed, n_dead, n_released;
+    struct stats stats;
     unsigned long long n_killed;   /* tasks left unfinished by a stop */
     unsigned long long n_dry_dead; /* dry run: params a minion would reject */
     unsigned n_waiting;            /* tasks not holding a slot */
@@ -232,23 +233,30 @@ static enum minion_verdict decide(const struct runner *r,
     return MINION_VERDICT_RETRY;
 }
 
-static void count(struct runner *r, enum minion_status status)
-{
-    switch (status) {
-    case MINION_STATUS_OK: r->n_ok++; break;
-    case MINION_STATUS_FAILED: r->n_failed++; break;
-    case MINION_STATUS_DEAD: r->n_dead++; break;
-    case MINION_STATUS_RELEASED: r->n_released++; break;
-    }
-}
-
 static void report_all(struct runner *r, const struct minion_report *rep)
 {
     for (size_t i = 0; i < r->n_reporters; i++) {
         struct minion_instance *rp = r->reporters[i];
         rp->lp.reporter.on_report(rp, rep);
     }
-    count(r, rep->status);
+    stats_record(&r->stats, rep->status, rep->end - rep->start);
+}
+
+#define N_STATUS(r, s) ((r)->stats.by_status[MINION_STATUS_##s])
+
+void minion_stats_get(const struct minion_instance *inst,
+                      struct minion_stats *out)
+{
+    struct runner *r = inst->runner;
+    struct stats none;
+
+    if (!r) { /* not running yet, or any more */
+        stats_init(&none);
+        stats_fill(&none, out);
+        return;
+    }
+    r->stats.in_flight = r->in_flight;
+    stats_fill(&r->stats, out);
 }
 
 static void log_outcome(struct runner *r, const struct minion_task *t,
@@ -805,6 +813,7 @@ struct runner *runner_new(struct event_base *base,
     }
     r->base = base;
     r->ctx = ctx;
+    stats_init(&r->stats);
     r->engine = engine;
     r->callback = callback;
     r->reporters = reporters;
@@ -882,18 +891,19 @@ int runner_run(struct runner *r)
     if (r->ctx->dry_run) {
         log_info("dry run done: %llu params shown, %llu would be "
                  "dead-lettered; nothing was run or acked",
-                 r->n_released, r->n_dry_dead);
-    } else if (r->n_released) {
+                 N_STATUS(r, RELEASED), r->n_dry_dead);
+    } else if (N_STATUS(r, RELEASED)) {
         log_info("done: %llu ok, %llu failed, %llu dead, %llu left unacked",
-                 r->n_ok, r->n_failed, r->n_dead, r->n_released);
+                 N_STATUS(r, OK), N_STATUS(r, FAILED), N_STATUS(r, DEAD),
+                 N_STATUS(r, RELEASED));
     } else {
-        log_info("done: %llu ok, %llu failed, %llu dead", r->n_ok,
-                 r->n_failed, r->n_dead);
+        log_info("done: %llu ok, %llu failed, %llu dead", N_STATUS(r, OK),
+                 N_STATUS(r, FAILED), N_STATUS(r, DEAD));
     }
     if (r->exit_code == 0 && r->n_killed > 0) {
         r->exit_code = 1; /* work was cut short */
     }
-    if (r->exit_code == 0 && r->completed && r->n_dead > 0) {
+    if (r->exit_code == 0 && r->completed && N_STATUS(r, DEAD) > 0) {
         r->exit_code = r->dead_exit;
     }
     return r->exit_code;

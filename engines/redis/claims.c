@@ -206,6 +206,7 @@ static void refresh(struct rds *r)
 void claims_beat(struct rds *r, const char *state)
 {
     char started[24], inflight[24], ok[24], failed[24], dead[24], conc[16];
+    struct minion_stats counts = MINION_STATS_INIT;
     const char *argv[] = {"EVAL",
                           script_beat,
                           "2",
@@ -238,9 +239,10 @@ void claims_beat(struct rds *r, const char *state)
     snprintf(started, sizeof(started), "%lld",
              (long long)(r->started * 1000.0));
     snprintf(inflight, sizeof(inflight), "%zu", r->running.n);
-    snprintf(ok, sizeof(ok), "%llu", r->n_ok);
-    snprintf(failed, sizeof(failed), "%llu", r->n_failed);
-    snprintf(dead, sizeof(dead), "%llu", r->n_dead);
+    minion_stats_get(r->inst, &counts);
+    snprintf(ok, sizeof(ok), "%llu", counts.ok);
+    snprintf(failed, sizeof(failed), "%llu", counts.failed);
+    snprintf(dead, sizeof(dead), "%llu", counts.dead);
     snprintf(conc, sizeof(conc), "%u", r->ctx->concurrency);
     len = redisFormatCommandArgv(&buf, (int)(sizeof(argv) / sizeof(argv[0])),
                                  argv, NULL);

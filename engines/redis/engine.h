@@ -136,7 +136,6 @@ struct rds {
 
     struct writer w;
 
-    unsigned long long n_ok, n_failed, n_dead;
     int paused;   /* no more deliveries (pause, stop) */
     int stopping; /* stop() was called */
     int drained;

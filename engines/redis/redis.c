@@ -213,7 +213,6 @@ static void dead_letter(struct rds *r, const char *id, const char *param,
     rep.exit_code = -1;
     rep.error = why;
     rep.start = rep.end = minion_now();
-    r->n_dead++;
     writer_result(r, &rep, "dead");
     writer_dead(r, id, param, len, why, attempts, force);
     minion_engine_report(r->inst, &rep);
@@ -293,14 +292,12 @@ static void redis_finish(struct minion_instance *inst, void *handle,
     }
     switch (verdict) {
     case MINION_VERDICT_ACK:
-        r->n_ok++;
         if (rep) {
             writer_result(r, rep, "ok");
         }
         writer_ack(r, t->id);
         break;
     case MINION_VERDICT_RETRY:
-        r->n_failed++;
         if (rep) {
             writer_result(r, rep, "failed");
         }
@@ -311,7 +308,6 @@ static void redis_finish(struct minion_instance *inst, void *handle,
         }
         break;
     case MINION_VERDICT_DEAD:
-        r->n_dead++;
         if (rep) {
             writer_result(r, rep, "dead");
         }

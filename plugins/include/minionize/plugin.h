@@ -51,7 +51,7 @@ extern "C" {
 #define MINION_ABI_MAJOR 2
 /* Bumped when a function or a field is added: what a plugin built against
  * this header may use. */
-#define MINION_ABI_MINOR 0
+#define MINION_ABI_MINOR 1 /* 2.1: minion_stats_get */
 
 #if defined(__GNUC__)
 #define MINION_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -388,6 +388,19 @@ void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
  * is released, and the minion exits 2, as for a bad setting at start-up. */
 void minion_instance_fail_config(struct minion_instance *inst,
                                  const char *fmt, ...) MINION_PRINTF(2, 3);
+
+/* The minion's own figures (since 2.1). Set .size (MINION_STATS_INIT)
+ * before the call: the core fills that much. */
+struct minion_stats {
+    unsigned size;
+    unsigned long long ok, failed, dead, released; /* finished runs */
+    unsigned in_flight;                            /* tasks running now */
+    double started;                                /* epoch seconds */
+};
+#define MINION_STATS_INIT {.size = sizeof(struct minion_stats)}
+/* Loop thread only. */
+void minion_stats_get(const struct minion_instance *inst,
+                      struct minion_stats *out);
 
 /* "ok", "failed", "dead" or "released": the names reports use. Any thread. */
 const char *minion_status_name(enum minion_status status);
