@@ -582,17 +582,22 @@ static enum minion_outcome start_failure(int err)
     return err == E2BIG ? MINION_REJECT : MINION_RETRY;
 }
 
+/* Where large params' files go: $TMPDIR, else /tmp. */
+static const char *tmp_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+
+    return dir != NULL && *dir != '\0' ? dir : "/tmp";
+}
+
 /* A param too large for the environment, as an unlinked temporary file.
  * Returns: the descriptor (read from the start), or -errno. */
 static int param_file(const char *param, size_t len)
 {
-    const char *dir = getenv("TMPDIR");
+    const char *dir = tmp_dir();
     char path[4096];
     int fd;
 
-    if (dir == NULL || *dir == '\0') {
-        dir = "/tmp";
-    }
     fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EMFILE && errno != ENFILE && errno != ENOSPC) {
         /* A file system without O_TMPFILE: make one and unlink it now. */
@@ -830,9 +835,7 @@ static void process_run(struct minion_instance *inst, minion_task *task)
          * param's. */
         rc = -param_fd;
         free(argv);
-        fail_task(task, MINION_DEFER, "param file in %s: %s",
-                  getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR")
-                                                        : "/tmp",
+        fail_task(task, MINION_DEFER, "param file in %s: %s", tmp_dir(),
                   strerror(rc));
         return;
     }

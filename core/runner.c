@@ -252,11 +252,10 @@ void minion_stats_get(const struct minion_instance *inst,
 
     if (!r) { /* not running yet, or any more */
         stats_init(&none);
-        stats_fill(&none, out);
+        stats_fill(&none, 0, out);
         return;
     }
-    r->stats.in_flight = r->in_flight;
-    stats_fill(&r->stats, out);
+    stats_fill(&r->stats, r->in_flight, out);
 }
 
 static void log_outcome(struct runner *r, const struct minion_task *t,
@@ -451,6 +450,7 @@ static void start_task(struct runner *r, struct minion_task *t)
         settle(r, t, MINION_RETRY);
         return;
     }
+    t->start = minion_now(); /* again for a held task: this run starts now */
     if (decoder_check(r->ctx->decoder, t->param, t->len, why, sizeof(why))) {
         minion_task_set_error(t, "%s", why);
         settle(r, t, MINION_REJECT);
@@ -475,7 +475,6 @@ static void start_task(struct runner *r, struct minion_task *t)
             evtimer_add(t->timer, r->task_timeout);
         }
     }
-    t->start = minion_now();
     t->running = 1;
     cb->lp.callback.process(cb, t); /* may end (and free) t at once */
 }
@@ -508,7 +507,6 @@ int minion_engine_deliver(struct minion_instance *inst,
     r->delivered++;
     t->runner = r;
     t->generation = ++r->generation;
-    t->start = minion_now();
     link_task(r, t);
     if (r->ctx->max_tasks > 0 && r->delivered >= r->ctx->max_tasks) {
         schedule(r); /* the pump pauses the engine: nothing more is taken */

@@ -33,7 +33,8 @@ void stats_record(struct stats *s, enum minion_status status, double seconds)
     s->duration_sum += seconds;
 }
 
-void stats_fill(const struct stats *s, struct minion_stats *out)
+void stats_fill(const struct stats *s, unsigned in_flight,
+                struct minion_stats *out)
 {
     struct minion_stats full;
     unsigned size = out->size;
@@ -44,7 +45,7 @@ void stats_fill(const struct stats *s, struct minion_stats *out)
     full.failed = s->by_status[MINION_STATUS_FAILED];
     full.dead = s->by_status[MINION_STATUS_DEAD];
     full.released = s->by_status[MINION_STATUS_RELEASED];
-    full.in_flight = s->in_flight;
+    full.in_flight = in_flight;
     full.started = s->started;
     memcpy(out, &full, size < sizeof(full) ? size : sizeof(full));
 }

@@ -349,6 +349,34 @@ static void drain_check(struct rds *r)
 /* ------------------------------------------------------------------------ */
 /* New entries                                                               */
 
+/* Hand the entries of one read (@cmd: XREADGROUP, or XREAD in a dry run,
+ * whose cursor follows them) to the core, in stream order. */
+static void offer_entries(struct rds *r, const redisReply *entries,
+                          const char *cmd)
+{
+    for (size_t i = 0; entries && i < entries->elements; i++) {
+        const char *id, *data;
+        const redisReply *fields;
+        size_t len;
+        char *owned;
+
+        if (entry_split(entries->element[i], &id, &fields) < 0) {
+            minion_log(r->inst, MINION_LOG_WARN, "%s: malformed entry skipped",
+                       cmd);
+            continue;
+        }
+        if (r->ctx->dry_run) {
+            snprintf(r->dry_cursor, sizeof(r->dry_cursor), "%s", id);
+        }
+        if (!fields || entry_param(fields, &data, &len, &owned) < 0) {
+            engine_lost(r, id, 1); /* a dry run only says so */
+            continue;
+        }
+        engine_offer(r, id, 1, data, len);
+        free(owned);
+    }
+}
+
 static void on_read(redisAsyncContext *ac, void *rep, void *priv)
 {
     struct rds *r = priv;
@@ -378,24 +406,7 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
         return;
     }
     r->group_backoff_ms = 0;
-    for (size_t i = 0; entries && i < entries->elements; i++) {
-        const char *id, *data;
-        const redisReply *fields;
-        size_t len;
-        char *owned;
-
-        if (entry_split(entries->element[i], &id, &fields) < 0) {
-            minion_log(r->inst, MINION_LOG_WARN,
-                       "XREADGROUP: malformed entry skipped");
-            continue;
-        }
-        if (!fields || entry_param(fields, &data, &len, &owned) < 0) {
-            engine_lost(r, id, 1);
-            continue;
-        }
-        engine_offer(r, id, 1, data, len);
-        free(owned);
-    }
+    offer_entries(r, entries, "XREADGROUP");
     if (!entries) {
         drain_check(r);
     }
@@ -424,28 +435,7 @@ static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
         return;
     }
     r->group_backoff_ms = 0;
-    for (size_t i = 0; entries && i < entries->elements; i++) {
-        const char *id, *data;
-        const redisReply *fields;
-        size_t len;
-        char *owned;
-
-        if (entry_split(entries->element[i], &id, &fields) < 0) {
-            minion_log(r->inst, MINION_LOG_WARN,
-                       "XREAD: malformed entry skipped");
-            continue;
-        }
-        snprintf(r->dry_cursor, sizeof(r->dry_cursor), "%s", id);
-        if (!fields || entry_param(fields, &data, &len, &owned) < 0) {
-            minion_log(r->inst, MINION_LOG_WARN,
-                       "task %s: unreadable entry; a real minion would "
-                       "dead-letter it",
-                       id);
-            continue;
-        }
-        engine_offer(r, id, 1, data, len);
-        free(owned);
-    }
+    offer_entries(r, entries, "XREAD");
     if (!entries && r->ctx->exit_when_empty && !r->drained &&
         r->running.n == 0 && r->ready.n == 0) {
         minion_log(r->inst, MINION_LOG_INFO, "dry run: reached the end of %s",

@@ -285,11 +285,7 @@ static void redis_finish(struct minion_instance *inst, void *handle,
     struct rtask *t = handle;
 
     rlist_remove(&r->running, t);
-    if (r->ctx->dry_run) {
-        /* Whatever the verdict: the entry stays where it was. */
-        free(t);
-        return;
-    }
+    /* A dry run's verdicts are all RELEASE (plugin.h): nothing is written. */
     switch (verdict) {
     case MINION_VERDICT_ACK:
         if (rep) {

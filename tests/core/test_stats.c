@@ -21,8 +21,7 @@ static void counts_and_buckets(void **state)
     assert_int_equal(s.buckets[0], 2);
     assert_int_equal(s.buckets[5], 1);
     assert_int_equal(s.buckets[STATS_BUCKETS], 1);
-    s.in_flight = 3;
-    stats_fill(&s, &out);
+    stats_fill(&s, 3, &out);
     assert_int_equal(out.ok, 2);
     assert_int_equal(out.failed, 1);
     assert_int_equal(out.dead, 1);
@@ -41,7 +40,7 @@ static void fills_no_more_than_size(void **state)
     stats_record(&s, MINION_STATUS_OK, 1);
     memset(&out, 0x5a, sizeof(out));
     out.size = offsetof(struct minion_stats, failed);
-    stats_fill(&s, &out);
+    stats_fill(&s, 0, &out);
     assert_int_equal(out.ok, 1);
     assert_int_equal(out.size, offsetof(struct minion_stats, failed));
     assert_int_equal(out.failed, 0x5a5a5a5a5a5a5a5aULL); /* untouched */
