@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "cli.h"
 #include "instance.h"
 #include "known.h"
 #include "settings.h"
@@ -315,14 +316,10 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
         case 'h': usage(stdout); return 0;
         case 'V': printf("minionize %s\n", PACKAGE_VERSION); return 0;
         default: {
-            /* A short option is named by optopt; a long one by argv. */
-            char shortopt[3] = {'-', (char)optopt, '\0'};
-            /* A long option sets optopt to its value (0, or 256 and up). */
-            const char *name =
-                optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
-            return usage_error(c == ':' ? "this option needs a value:"
-                                        : "unknown option",
-                               name);
+            char why[256];
+            log_error("%s (see minionize --help)",
+                      cli_option_error(c, argv, why, sizeof(why)));
+            return 2;
         }
         }
         if (key && settings_set_flag(cfg, key, value) < 0) {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Settings by name, from three layers: command-line flags, then the
  * environment, then the .env file. Defaults live in the option tables. */
-#ifndef CORE_SETTINGS_H
-#define CORE_SETTINGS_H
+#ifndef LIB_SETTINGS_H
+#define LIB_SETTINGS_H
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * callbacks/process.c: run `PROGRAM ARGS...` once per param, with no shell.
+ * callbacks/process/process.c: run `PROGRAM ARGS...` once per param, with no shell.
  *
  * Each task is one child made with vfork and execve, like posix_spawn: its own
  * process group, signals back to their defaults, stdin from /dev/null,
@@ -11,7 +11,7 @@
  *
  * A task's processes never outlive the minion: the child asks for SIGKILL
  * when the minion dies (PR_SET_PDEATHSIG, set between vfork and exec, which
- * posix_spawn cannot do), and the guard (plugins/guard.h) kills the whole
+ * posix_spawn cannot do), and the guard (guard.h) kills the whole
  * group, grandchildren too, when the minion is gone.
  *
  * A param too large for the environment (Linux takes at most 128 KiB per

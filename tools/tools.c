@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "settings.h"
 #include "stdfds.h"
 #include "tools.h"
@@ -111,12 +112,7 @@ int tools_main(const char *name, int argc, char **argv,
 
 int tools_option_error(int c, char **argv)
 {
-    char shortopt[3] = {'-', (char)optopt, '\0'};
-    /* A long option sets optopt to its value (0, or 256 and up). */
-    const char *name =
-        optopt > 0 && optopt < 128 ? shortopt : argv[optind - 1];
+    char why[256];
 
-    return tools_usage(c == ':' ? "option '%s' needs a value"
-                                : "unknown option '%s'",
-                       name);
+    return tools_usage("%s", cli_option_error(c, argv, why, sizeof(why)));
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* minion-submit --sweep: the cartesian product of a JSON object's values.
  * Pure: no I/O. */
-#ifndef CORE_SWEEP_H
-#define CORE_SWEEP_H
+#ifndef TOOLS_SWEEP_H
+#define TOOLS_SWEEP_H
 
 #include <stddef.h>
 

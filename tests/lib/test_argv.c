@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/plugins/test_argv.c: the param-to-argv rules (plugins/argv.c). */
+/* tests/lib/test_argv.c: the param-to-argv rules (lib/argv.c). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

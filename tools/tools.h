@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What minion-submit and minion-status share: messages and settings. */
-#ifndef CORE_TOOLS_H
-#define CORE_TOOLS_H
+#ifndef TOOLS_TOOLS_H
+#define TOOLS_TOOLS_H
 
 #include <stdarg.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* MINION_DECODER: what a param must look like before a callback sees it. */
-#ifndef CORE_DECODER_H
-#define CORE_DECODER_H
+#ifndef LIB_DECODER_H
+#define LIB_DECODER_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* minion-status over the json reporter's files: per-minion counts and
  * durations from JSON lines. Pure: the caller reads the files. */
-#ifndef CORE_JSONL_H
-#define CORE_JSONL_H
+#ifndef TOOLS_JSONL_H
+#define TOOLS_JSONL_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The .env file: KEY=VALUE lines, # comments, optional "export ", single
  * quotes (literal) and double quotes (with \n \t \" \\ escapes). */
-#ifndef CORE_DOTENV_H
-#define CORE_DOTENV_H
+#ifndef LIB_DOTENV_H
+#define LIB_DOTENV_H
 
 #include <stddef.h>
 
