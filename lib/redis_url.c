@@ -424,3 +424,22 @@ void redis_url_fini(struct redis_url *u)
     free(u->password);
     memset(u, 0, sizeof(*u));
 }
+
+const char *redis_url_describe(const struct redis_url *u, char *buf,
+                               size_t len)
+{
+    int n;
+
+    if (u->unix_path) {
+        n = snprintf(buf, len, "unix://%s", u->unix_path);
+    } else if (strchr(u->host, ':')) {
+        n = snprintf(buf, len, "redis://[%s]:%d", u->host, u->port);
+    } else {
+        n = snprintf(buf, len, "redis://%s:%d", u->host, u->port);
+    }
+    if (u->db && n > 0 && (size_t)n < len) {
+        snprintf(buf + n, len - (size_t)n, "%s%d", u->unix_path ? "?db=" : "/",
+                 u->db);
+    }
+    return buf;
+}

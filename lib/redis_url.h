@@ -32,6 +32,12 @@ struct redis_url {
 int redis_url_parse(const char *text, struct redis_url *out, char *err,
                     size_t errlen);
 
+/* Write @u without its password into @buf: "redis://host:port/db",
+ * "redis://[::1]:6380", "unix:///path/redis.sock?db=2". Names the server in
+ * every message. Returns @buf. */
+const char *redis_url_describe(const struct redis_url *u, char *buf,
+                               size_t len);
+
 /* Free @u's strings and zero it. Accepts NULL and a zeroed struct. */
 void redis_url_fini(struct redis_url *u);
 

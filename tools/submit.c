@@ -23,7 +23,9 @@
 
 #include "decoder.h"
 #include "settings.h"
+#include "redis_sync.h"
 #include "redis_url.h"
+#include "streams.h"
 #include "sweep.h"
 #include "tools.h"
 
@@ -394,90 +396,23 @@ nomem:
 
 /* ---- redis engine ---------------------------------------------------- */
 
-static void describe(const struct redis_url *u, char *out, size_t outlen)
-{
-    if (u->unix_path != NULL) {
-        snprintf(out, outlen, "%s", u->unix_path);
-    } else if (strchr(u->host, ':') != NULL) {
-        snprintf(out, outlen, "[%s]:%d", u->host, u->port);
-    } else {
-        snprintf(out, outlen, "%s:%d", u->host, u->port);
-    }
-}
-
-/* Run one setup command; an error reply is a configuration error. */
-static int setup_command(redisContext *c, const char *what, int argc,
-                         const char **argv)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-    int rc = 0;
-
-    if (r == NULL) {
-        tools_error("redis: %s: %s", what, c->errstr);
-        return -EIO;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        tools_error("redis: %s: %s", what, r->str);
-        rc = -EACCES;
-    }
-    freeReplyObject(r);
-    return rc;
-}
-
 static redisContext *redis_open(const char *url_text)
 {
-    struct timeval tv = {CONNECT_TIMEOUT_S, 0};
     struct redis_url u;
     redisContext *c;
-    char err[256], where[300], db[16];
-    const char *argv[3];
+    char err[1024];
 
     if (redis_url_parse(url_text, &u, err, sizeof(err)) < 0) {
         tools_error("REDIS_URL: %s", err);
         return NULL;
     }
-    describe(&u, where, sizeof(where));
-    c = u.unix_path != NULL ? redisConnectUnixWithTimeout(u.unix_path, tv)
-                            : redisConnectWithTimeout(u.host, u.port, tv);
-    if (c == NULL || c->err) {
-        tools_error("redis: cannot connect to %s: %s", where,
-                    c != NULL ? c->errstr : "out of memory");
-        goto fail;
-    }
-    tv.tv_sec = COMMAND_TIMEOUT_S;
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        tools_error("redis: %s: cannot set a timeout", where);
-        goto fail;
-    }
-    if (u.password != NULL) {
-        argv[0] = "AUTH";
-        argv[1] = u.user != NULL ? u.user : u.password;
-        argv[2] = u.password;
-        if (setup_command(c, "AUTH", u.user != NULL ? 3 : 2, argv) < 0) {
-            goto fail;
-        }
-    }
-    if (u.db != 0) {
-        snprintf(db, sizeof(db), "%d", u.db);
-        argv[0] = "SELECT";
-        argv[1] = db;
-        if (setup_command(c, "SELECT", 2, argv) < 0) {
-            goto fail;
-        }
-    }
-    /* Finds a missing password (NOAUTH) before anything is sent. */
-    argv[0] = "PING";
-    if (setup_command(c, "PING", 1, argv) < 0) {
-        goto fail;
+    c = redis_sync_connect(&u, CONNECT_TIMEOUT_S, COMMAND_TIMEOUT_S, err,
+                           sizeof(err));
+    if (!c) {
+        tools_error("redis: %s", err);
     }
     redis_url_fini(&u);
     return c;
-fail:
-    if (c != NULL) {
-        redisFree(c);
-    }
-    redis_url_fini(&u);
-    return NULL;
 }
 
 static int parse_id(const char *s, uint64_t *ms, uint64_t *seq)
@@ -502,8 +437,8 @@ static int parse_id(const char *s, uint64_t *ms, uint64_t *seq)
 static int xadd_all(redisContext *c, const char *stream,
                     const struct params *ps, struct pending *out)
 {
-    const char *argv[5] = {"XADD", stream, "*", "param", NULL};
-    size_t lens[5] = {4, strlen(stream), 1, 5, 0};
+    const char *argv[5] = {"XADD", stream, "*", STREAMS_FIELD_PARAM, NULL};
+    size_t lens[5] = {4, strlen(stream), 1, sizeof(STREAMS_FIELD_PARAM) - 1, 0};
     size_t i, j, end, added = 0;
     char first_error[512] = "";
     redisReply *r;
@@ -637,13 +572,13 @@ static int apply_result(const redisReply *entry, struct pending **by_id,
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
             continue;
         }
-        if (strcmp(k->str, "task") == 0) {
+        if (strcmp(k->str, STREAMS_FIELD_TASK) == 0) {
             task = v;
-        } else if (strcmp(k->str, "status") == 0) {
+        } else if (strcmp(k->str, STREAMS_FIELD_STATUS) == 0) {
             status = v;
-        } else if (strcmp(k->str, "output") == 0) {
+        } else if (strcmp(k->str, STREAMS_FIELD_OUTPUT) == 0) {
             output = v;
-        } else if (strcmp(k->str, "error") == 0) {
+        } else if (strcmp(k->str, STREAMS_FIELD_ERROR) == 0) {
             error = v;
         }
     }
@@ -912,45 +847,35 @@ static int wait_results(redisContext *c, const char *results, char *last,
 static int submit_redis(const struct params *ps, struct settings *cfg,
                         const struct opts *o)
 {
-    const char *url = tools_get(cfg, "REDIS_URL", "redis://localhost:6379");
-    const char *stream = tools_get(cfg, "REDIS_STREAM", "minionize");
+    const char *url = tools_get(cfg, "REDIS_URL", STREAMS_DEFAULT_URL);
+    const char *stream = tools_get(cfg, "REDIS_STREAM", STREAMS_DEFAULT_STREAM);
     const char *results_set = settings_get(cfg, "REDIS_RESULTS");
+    struct streams_keys keys;
     struct pending *pend = NULL;
-    char *results = NULL, *last = NULL;
+    char *last = NULL, err[512];
     redisContext *c = NULL;
     size_t i;
     int rc = 2;
 
-    if (o->wait) {
-        if (results_set != NULL && *results_set == '\0') {
-            tools_error("--wait needs a results stream, but REDIS_RESULTS is "
-                        "empty (results disabled)");
-            return 2;
-        }
-        if (results_set != NULL) {
-            results = strdup(results_set);
-        } else if (asprintf(&results, "%s:results", stream) < 0) {
-            results = NULL;
-        }
-        if (results == NULL) {
-            tools_error("out of memory");
-            return 1;
-        }
-        if (strcmp(results, stream) == 0) {
-            tools_error("REDIS_RESULTS must not be the params stream "
-                        "(REDIS_STREAM=%s): minions refuse it, and --wait "
-                        "would read params as results",
-                        stream);
-            free(results);
-            return 2;
-        }
+    if (o->wait && results_set != NULL && *results_set == '\0') {
+        tools_error("--wait needs a results stream, but REDIS_RESULTS is "
+                    "empty (results disabled)");
+        return 2;
     }
+    /* The keys the minions will use, with the checks they make. */
+    rc = streams_keys_init(&keys, stream, results_set,
+                           settings_get(cfg, "REDIS_DEAD"), err, sizeof(err));
+    if (rc < 0) {
+        tools_error("%s", err);
+        return rc == -ENOMEM ? 1 : 2;
+    }
+    rc = 2;
     c = redis_open(url);
     if (c == NULL) {
         goto out;
     }
     /* Noted before submitting, so no result of ours can slip past. */
-    if (o->wait && (last = last_result_id(c, results)) == NULL) {
+    if (o->wait && (last = last_result_id(c, keys.results)) == NULL) {
         goto out;
     }
     pend = calloc(ps->n ? ps->n : 1, sizeof(*pend));
@@ -969,7 +894,7 @@ static int submit_redis(const struct params *ps, struct settings *cfg,
     }
     rc = 0;
     if (o->wait) {
-        rc = wait_results(c, results, last, pend, ps->n, o->timeout);
+        rc = wait_results(c, keys.results, last, pend, ps->n, o->timeout);
         last = NULL; /* wait_results took it */
     }
 out:
@@ -979,7 +904,7 @@ out:
     }
     free(pend);
     free(last);
-    free(results);
+    streams_keys_fini(&keys);
     if (c != NULL) {
         redisFree(c);
     }

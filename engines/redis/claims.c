@@ -35,7 +35,7 @@
 
 static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const redisReply *rows;
     const char *cursor;
@@ -80,16 +80,16 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
     }
 }
 
-void claims_run(struct rds *r)
+void claims_run(struct redis_engine *r)
 {
     char count[16];
     const char *argv[] = {"EVAL",        script_claim,    "1",
-                          r->stream,     r->group,        r->me,
+                          r->keys.stream,     r->group,        r->me,
                           r->claim_idle, r->claim_cursor, count};
     unsigned want;
 
     if (r->ctx->dry_run || r->paused || r->drained || r->dying ||
-        r->claim_busy || !r->live || !rconn_is_ready(r->cmd)) {
+        r->claim_busy || !r->live || !rconn_is_ready(r->writer_conn)) {
         return;
     }
     want = r->credit > r->ready.n ? r->credit - (unsigned)r->ready.n : 0;
@@ -97,7 +97,7 @@ void claims_run(struct rds *r)
         return;
     }
     snprintf(count, sizeof(count), "%u", want);
-    if (rconn_send(r->cmd, on_claim, r, 9, argv, NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_claim, r, 9, argv, NULL) == 0) {
         r->claim_busy = 1;
     }
 }
@@ -112,7 +112,7 @@ static void on_claim_tick(evutil_socket_t fd, short what, void *arg)
 
 static void on_refresh(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
 
     if (r->refresh_busy) {
@@ -158,39 +158,35 @@ static void on_refresh(redisAsyncContext *ac, void *rep, void *priv)
 }
 
 /* Send one refresh call for @n ids. */
-static void refresh_send(struct rds *r, const char **argv, size_t n)
+static void refresh_send(struct redis_engine *r, const char **argv, size_t n)
 {
-    if (rconn_send(r->cmd, on_refresh, r, (int)(6 + n), argv, NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_refresh, r, (int)(SCRIPT_HEAD_ARGS + n), argv,
+                   NULL) == 0) {
         r->refresh_busy++;
     }
 }
 
-static void refresh(struct rds *r)
+static void refresh(struct redis_engine *r)
 {
     const char **argv;
     struct rlist *lists[] = {&r->running, &r->ready};
     size_t n = 0;
 
-    if (r->refresh_busy || !rconn_is_ready(r->cmd) ||
+    if (r->refresh_busy || !rconn_is_ready(r->writer_conn) ||
         r->running.n + r->ready.n == 0) {
         return;
     }
-    argv = malloc((6 + REFRESH_CHUNK) * sizeof(*argv));
+    argv = malloc((SCRIPT_HEAD_ARGS + REFRESH_CHUNK) * sizeof(*argv));
     if (!argv) {
         return;
     }
-    argv[0] = "EVAL";
-    argv[1] = script_refresh;
-    argv[2] = "1";
-    argv[3] = r->stream;
-    argv[4] = r->group;
-    argv[5] = r->me;
+    script_head(r, script_refresh, argv);
     for (size_t l = 0; l < 2; l++) {
         for (struct rtask *t = lists[l]->head; t; t = t->next) {
             if (t->foreign) {
                 continue;
             }
-            argv[6 + n++] = t->id;
+            argv[SCRIPT_HEAD_ARGS + n++] = t->id;
             if (n == REFRESH_CHUNK) {
                 refresh_send(r, argv, n);
                 n = 0;
@@ -203,32 +199,32 @@ static void refresh(struct rds *r)
     free(argv);
 }
 
-void claims_beat(struct rds *r, const char *state)
+void claims_beat(struct redis_engine *r, const char *state)
 {
     char started[24], inflight[24], ok[24], failed[24], dead[24], conc[16];
     struct minion_stats counts = MINION_STATS_INIT;
     const char *argv[] = {"EVAL",
                           script_beat,
                           "2",
-                          r->minions_key,
+                          r->keys.minions,
                           r->stats_key,
                           r->me,
-                          STATS_TTL_MS,
-                          "state",
+                          STREAMS_STATS_TTL_MS,
+                          STREAMS_FIELD_STATE,
                           state,
-                          "nodename",
+                          STREAMS_FIELD_NODENAME,
                           r->ctx->nodename ? r->ctx->nodename : "",
-                          "concurrency",
+                          STREAMS_FIELD_CONCURRENCY,
                           conc,
-                          "in_flight",
+                          STREAMS_FIELD_IN_FLIGHT,
                           inflight,
-                          "ok",
+                          STREAMS_FIELD_OK,
                           ok,
-                          "failed",
+                          STREAMS_FIELD_FAILED,
                           failed,
-                          "dead",
+                          STREAMS_FIELD_DEAD,
                           dead,
-                          "started",
+                          STREAMS_FIELD_STARTED,
                           started};
     char *buf = NULL;
     int len;
@@ -246,16 +242,16 @@ void claims_beat(struct rds *r, const char *state)
     snprintf(conc, sizeof(conc), "%u", r->ctx->concurrency);
     len = redisFormatCommandArgv(&buf, (int)(sizeof(argv) / sizeof(argv[0])),
                                  argv, NULL);
-    writer_push(r, buf, len, W_BEAT);
+    writer_push(r, buf, len, WRITE_BEAT);
 }
 
 static void on_refresh_tick(evutil_socket_t fd, short what, void *arg)
 {
-    struct rds *r = arg;
+    struct redis_engine *r = arg;
 
     refresh(r);
     /* A beat queued while Redis is away would only be replayed stale. */
-    if (rconn_is_ready(r->cmd)) {
+    if (rconn_is_ready(r->writer_conn)) {
         claims_beat(r, r->paused ? "stopping" : "running");
     }
 }
@@ -263,11 +259,11 @@ static void on_refresh_tick(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------------ */
 /* Sweep of dead consumers                                                   */
 
-static void sweep_pass(struct rds *r);
+static void sweep_pass(struct redis_engine *r);
 
 static void on_sweep(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const redisReply *gone;
 
@@ -311,29 +307,29 @@ static void on_sweep(redisAsyncContext *ac, void *rep, void *priv)
     r->sweep_due = 0;
 }
 
-static void sweep_pass(struct rds *r)
+static void sweep_pass(struct redis_engine *r)
 {
-    const char *argv[] = {"EVAL",          script_sweep, "2",   r->stream,
-                          r->minions_key,  r->group,     r->me, r->sweep_stale,
+    const char *argv[] = {"EVAL",          script_sweep, "2",   r->keys.stream,
+                          r->keys.minions,  r->group,     r->me, r->sweep_stale,
                           r->sweep_cursor, SWEEP_CHUNK};
 
     if (r->ctx->dry_run || !r->sweep_due || r->sweep_busy || r->paused ||
-        r->drained || r->dying || !r->live || !rconn_is_ready(r->cmd)) {
+        r->drained || r->dying || !r->live || !rconn_is_ready(r->writer_conn)) {
         return;
     }
-    if (rconn_send(r->cmd, on_sweep, r, 10, argv, NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_sweep, r, 10, argv, NULL) == 0) {
         r->sweep_busy = 1;
     }
 }
 
-void claims_sweep(struct rds *r)
+void claims_sweep(struct redis_engine *r)
 {
     sweep_pass(r);
 }
 
 static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
 {
-    struct rds *r = arg;
+    struct redis_engine *r = arg;
 
     if (!r->sweep_due) {
         r->sweep_due = 1;
@@ -354,7 +350,7 @@ static struct timeval ms_tv(long long ms)
     return tv;
 }
 
-int claims_start(struct rds *r)
+int claims_start(struct redis_engine *r)
 {
     long long idle = r->conf->claim_idle_ms;
     long long stale = idle * SWEEP_STALE_FACTOR;
@@ -381,7 +377,7 @@ int claims_start(struct rds *r)
     return 0;
 }
 
-void claims_pause(struct rds *r)
+void claims_pause(struct redis_engine *r)
 {
     if (r->claim_ev) {
         evtimer_del(r->claim_ev);
@@ -391,7 +387,7 @@ void claims_pause(struct rds *r)
     }
 }
 
-void claims_stop(struct rds *r)
+void claims_stop(struct redis_engine *r)
 {
     claims_pause(r);
     if (r->refresh_ev) {
@@ -399,7 +395,7 @@ void claims_stop(struct rds *r)
     }
 }
 
-void claims_fini(struct rds *r)
+void claims_fini(struct redis_engine *r)
 {
     if (r->claim_ev) {
         event_free(r->claim_ev);

@@ -19,6 +19,7 @@
 #include <minionize/plugin.h>
 
 #include "conn.h"
+#include "redis_url.h"
 
 /* A connect (look-up excluded) plus AUTH/SELECT/PING must end within this. */
 #define CONNECT_TIMEOUT_S 5.0
@@ -152,7 +153,7 @@ static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
         if (step == STEP_AUTH) {
             snprintf(why, sizeof(why), "AUTH failed: %s", reply->str);
         } else if (step == STEP_SELECT) {
-            snprintf(why, sizeof(why), "SELECT %d failed: %s", c->t->db,
+            snprintf(why, sizeof(why), "SELECT %d failed: %s", c->t->url->db,
                      reply->str);
         } else {
             snprintf(why, sizeof(why), "%s", reply->str);
@@ -205,20 +206,20 @@ static int send_handshake(struct rconn *c)
     char db[16];
     int rc = REDIS_OK;
 
-    if (t->password) {
-        if (t->user) {
-            const char *argv[] = {"AUTH", t->user, t->password};
+    if (t->url->password) {
+        if (t->url->user) {
+            const char *argv[] = {"AUTH", t->url->user, t->url->password};
             rc = redisAsyncCommandArgv(
                 ac, on_handshake, (void *)(intptr_t)STEP_AUTH, 3, argv, NULL);
         } else {
-            const char *argv[] = {"AUTH", t->password};
+            const char *argv[] = {"AUTH", t->url->password};
             rc = redisAsyncCommandArgv(
                 ac, on_handshake, (void *)(intptr_t)STEP_AUTH, 2, argv, NULL);
         }
     }
-    if (rc == REDIS_OK && t->db != 0) {
+    if (rc == REDIS_OK && t->url->db != 0) {
         const char *argv[] = {"SELECT", db};
-        snprintf(db, sizeof(db), "%d", t->db);
+        snprintf(db, sizeof(db), "%d", t->url->db);
         rc = redisAsyncCommandArgv(
             ac, on_handshake, (void *)(intptr_t)STEP_SELECT, 2, argv, NULL);
     }
@@ -236,8 +237,8 @@ static void connect_to(struct rconn *c, const char *ip)
 {
     redisAsyncContext *ac;
 
-    ac = ip ? redisAsyncConnect(ip, c->t->port)
-            : redisAsyncConnectUnix(c->t->unix_path);
+    ac = ip ? redisAsyncConnect(ip, c->t->url->port)
+            : redisAsyncConnectUnix(c->t->url->unix_path);
     if (!ac) {
         attempt_failed(c, "out of memory");
         return;
@@ -337,7 +338,7 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     } else if (t->last_ip) {
         /* The resolver is down, not necessarily Redis: try where it was. */
         minion_log(c->inst, MINION_LOG_DEBUG,
-                   "%s: look-up of %s failed (%s); trying %s", c->name, t->host,
+                   "%s: look-up of %s failed (%s); trying %s", c->name, t->url->host,
                    evutil_gai_strerror(result), t->last_ip);
         snprintf(c->ip, sizeof(c->ip), "%s", t->last_ip);
     } else {
@@ -362,12 +363,12 @@ static void start_connect(struct rconn *c)
     struct evdns_getaddrinfo_request *req;
     struct lookup *lk;
 
-    if (!t->host) {
+    if (!t->url->host) {
         connect_to(c, NULL);
         return;
     }
-    if (is_ip_literal(t->host)) {
-        connect_to(c, t->host);
+    if (is_ip_literal(t->url->host)) {
+        connect_to(c, t->url->host);
         return;
     }
     /* Look the name up again on every connect: a restarted Redis container
@@ -398,7 +399,7 @@ static void start_connect(struct rconn *c)
     hints.ai_protocol = IPPROTO_TCP;
     c->state = C_RESOLVING;
     /* The callback may run (and free lk) before this returns. */
-    req = evdns_getaddrinfo(t->dns, t->host, NULL, &hints, on_resolved, lk);
+    req = evdns_getaddrinfo(t->dns, t->url->host, NULL, &hints, on_resolved, lk);
     if (c->lookup) {
         c->lookup->req = req;
     }
@@ -640,85 +641,13 @@ static void remember_peer(struct rtarget *t, int fd)
     }
 }
 
-/* Why a synchronous command got no reply. */
-static const char *sync_error(const redisContext *c, double timeout, char *buf,
-                              size_t len)
-{
-    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily")) {
-        snprintf(buf, len, "no reply within %gs", timeout);
-        return buf;
-    }
-    return c->errstr[0] ? c->errstr : "connection lost";
-}
-
-redisReply *rsync_command(redisContext *c, double timeout, int argc,
-                          const char **argv, char *err, size_t errlen)
-{
-    redisReply *reply = redisCommandArgv(c, argc, argv, NULL);
-    char why[64];
-
-    if (!reply) {
-        snprintf(err, errlen, "%s: %s", argv[0],
-                 sync_error(c, timeout, why, sizeof(why)));
-        return NULL;
-    }
-    if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "%s failed: %s", argv[0], reply->str);
-        freeReplyObject(reply);
-        return NULL;
-    }
-    return reply;
-}
-
 redisContext *rtarget_connect_sync(struct rtarget *t, double timeout, char *err,
                                    size_t errlen)
 {
-    struct timeval tv;
-    redisContext *c;
-    redisReply *reply;
-    char db[16];
+    redisContext *c = redis_sync_connect(t->url, timeout, timeout, err, errlen);
 
-    tv.tv_sec = (time_t)timeout;
-    tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
-    c = t->host ? redisConnectWithTimeout(t->host, t->port, tv)
-                : redisConnectUnixWithTimeout(t->unix_path, tv);
-    if (!c) {
-        snprintf(err, errlen, "cannot connect to %s: out of memory", t->where);
-        return NULL;
-    }
-    if (c->err) {
-        snprintf(err, errlen, "cannot connect to %s: %s", t->where, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (t->host) {
+    if (c && t->url->host) {
         remember_peer(t, c->fd);
-    }
-    if (t->password) {
-        const char *argv[] = {"AUTH", t->user ? t->user : t->password,
-                              t->password};
-        char why[256];
-        reply =
-            rsync_command(c, timeout, t->user ? 3 : 2, argv, why, sizeof(why));
-        if (!reply) {
-            snprintf(err, errlen, "%s: %s", t->where, why);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(reply);
-    }
-    if (t->db != 0) {
-        const char *argv[] = {"SELECT", db};
-        char why[256];
-        snprintf(db, sizeof(db), "%d", t->db);
-        reply = rsync_command(c, timeout, 2, argv, why, sizeof(why));
-        if (!reply) {
-            snprintf(err, errlen, "%s: %s", t->where, why);
-            redisFree(c);
-            return NULL;
-        }
-        freeReplyObject(reply);
     }
     return c;
 }

@@ -10,18 +10,16 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "redis_sync.h"
+
 struct event_base;
 struct evdns_base;
 struct minion_instance;
+struct redis_url;
 
 /* Where to connect, shared by every connection of one engine. */
 struct rtarget {
-    const char *host; /* NULL for a unix socket */
-    int port;
-    const char *unix_path;  /* NULL for TCP */
-    const char *user;       /* NULL: AUTH with the password alone */
-    const char *password;   /* NULL: no AUTH */
-    int db;                 /* SELECT when not 0 */
+    const struct redis_url *url; /* host and port, or socket; AUTH, SELECT */
     const char *where;      /* the URL without its password, for messages */
     char *last_ip;          /* the address the host last resolved to */
     struct evdns_base *dns; /* made on the first look-up */
@@ -70,15 +68,11 @@ int rconn_send_formatted(struct rconn *c, redisCallbackFn *fn, void *priv,
  * after the next ready(). */
 int rconn_reply_usable(redisAsyncContext *ac, const redisReply *reply);
 
-/* Start-up only (it blocks): connect with @timeout seconds for the connect
- * and each reply, AUTH, SELECT. Returns: a context the caller frees with
- * redisFree(), or NULL with one line in @err. Records t->last_ip. */
+/* Start-up only (it blocks): redis_sync_connect() to @t, and record
+ * t->last_ip. Returns: a context the caller frees with redisFree(), or NULL
+ * with one line in @err. */
 redisContext *rtarget_connect_sync(struct rtarget *t, double timeout, char *err,
                                    size_t errlen);
-/* One blocking command. Returns: its reply (not an error reply), freed with
- * freeReplyObject(); or NULL with one line in @err. */
-redisReply *rsync_command(redisContext *c, double timeout, int argc,
-                          const char **argv, char *err, size_t errlen);
 
 /* Free what rconn_new() put in @t (not the strings it borrows). */
 void rtarget_fini(struct rtarget *t);

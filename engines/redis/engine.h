@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The redis engine's shared state. One instance owns two connections: `rd`
- * only ever carries the blocking XREADGROUP (a blocked read holds back every
- * reply behind it), `cmd` carries everything else: acks, results, dead
+/* The redis engine's shared state. One instance owns two connections: the
+ * reader's only ever carries the blocking XREADGROUP (a blocked read holds back every
+ * reply behind it), the writer's carries everything else: acks, results, dead
  * letters, claims, refreshes, heartbeats, the sweep of dead consumers. A
- * dry run uses `rd` alone, reading without the group (see reader.c). */
+ * dry run uses the reader's alone, reading without the group (see reader.c). */
 #ifndef REDIS_ENGINE_H
 #define REDIS_ENGINE_H
 
@@ -14,11 +14,9 @@
 #include "conn.h"
 #include "entry.h"
 #include "redis_url.h"
+#include "streams.h"
 
 struct event;
-
-/* The per-minion stats hash outlives its minion this long (ms). */
-#define STATS_TTL_MS "86400000"
 
 /* The settings table fills this. */
 struct redis_conf {
@@ -47,38 +45,38 @@ struct rlist {
 };
 
 /* What a writer command is, for handling its reply. */
-enum wkind {
-    W_RESULT, /* XADD to the results stream */
-    W_DEAD,   /* the dead-letter script */
-    W_ACK,    /* XACK of a batch of ids */
-    W_TAKE,   /* the take script: failed params back for another attempt */
-    W_BEAT,   /* heartbeat */
+enum write_kind {
+    WRITE_RESULT, /* XADD to the results stream */
+    WRITE_DEAD,   /* the dead-letter script */
+    WRITE_ACK,    /* XACK of a batch of ids */
+    WRITE_RETRY,   /* the take script: failed params back for another attempt */
+    WRITE_BEAT,   /* heartbeat */
 };
 
 /* A formatted command waiting to be sent, or sent and awaiting its reply. */
-struct wcmd {
+struct write_cmd {
     char *buf;
     size_t len;
-    unsigned char kind; /* enum wkind */
+    unsigned char kind; /* enum write_kind */
     unsigned char done; /* its reply came */
 };
 
-struct wbatch;
+struct write_batch;
 
 /* Acks, results, dead letters and retries, batched per loop iteration. */
 struct writer {
-    struct wcmd *q; /* formatted, not sent yet */
+    struct write_cmd *q; /* formatted, not sent yet */
     size_t nq, capq;
     char *acks; /* ids to XACK, RID_MAX bytes apart */
     size_t nacks, capacks;
     char *retries; /* ids to take back for another attempt */
     size_t nretries, capretries;
-    struct wbatch *batches; /* sent, awaiting replies */
+    struct write_batch *batches; /* sent, awaiting replies */
     struct event *flush_ev;
     unsigned long long result_errors;
 };
 
-struct rds {
+struct redis_engine {
     struct minion_instance *inst;
     struct event_base *base;
     const struct minion_context *ctx;
@@ -86,17 +84,15 @@ struct rds {
 
     struct redis_url url;
     struct rtarget target;
-    char *where; /* the URL without its password */
-    const char *stream, *group, *me;
-    char *results; /* NULL: off */
-    char *dead;
-    char *minions_key; /* hash: minion id -> last heartbeat (epoch ms) */
-    char *stats_key;   /* hash: this minion's counters */
+    char where[512]; /* the URL without its password */
+    struct streams_keys keys;
+    const char *group, *me;
+    char *stats_key; /* hash: this minion's counters */
     char claim_idle[24];
     unsigned block_ms;
     double started;
 
-    struct rconn *rd, *cmd;
+    struct rconn *reader_conn, *writer_conn;
 
     /* Credit and what this minion holds. */
     unsigned credit;
@@ -152,56 +148,62 @@ struct rtask *rlist_find(const struct rlist *l, const char *id);
 /* redis.c: hand params to the core. */
 /* Offer one fetched param: delivered now if there is credit, else queued.
  * Borrows: id and data (copied). */
-void engine_offer(struct rds *r, const char *id, unsigned attempt,
+void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
                   const char *data, size_t len);
 /* A script row from a take or claim: run it, dead-letter it, or drop it. */
-void engine_admit(struct rds *r, const struct take_row *row);
+void engine_admit(struct redis_engine *r, const struct take_row *row);
 /* An entry gone from the stream while pending: dead-letter it as lost. */
-void engine_lost(struct rds *r, const char *id, unsigned attempts);
+void engine_lost(struct redis_engine *r, const char *id, unsigned attempts);
 /* Deliver what waits, then fetch more if there is credit left. */
-void engine_pump(struct rds *r);
+void engine_pump(struct redis_engine *r);
 /* stop(): end once the writer has nothing left. */
-void engine_maybe_stopped(struct rds *r);
+void engine_maybe_stopped(struct redis_engine *r);
 
 /* reader.c */
-int reader_init(struct rds *r);
-void reader_kick(struct rds *r);
-void reader_on_ready(struct rds *r);
-void reader_on_down(struct rds *r);
+int reader_init(struct redis_engine *r);
+void reader_kick(struct redis_engine *r);
+void reader_on_ready(struct redis_engine *r);
+void reader_on_down(struct redis_engine *r);
 /* After a lost connection: Redis may have handed this minion entries whose
  * reply never came. Go through its pending list again before reading on. */
-void reader_resync(struct rds *r);
-void reader_stop(struct rds *r);
-void reader_fini(struct rds *r);
+void reader_resync(struct redis_engine *r);
+void reader_stop(struct redis_engine *r);
+void reader_fini(struct redis_engine *r);
 
 /* claims.c */
-int claims_start(struct rds *r);
-void claims_run(struct rds *r);
-void claims_pause(struct rds *r);
-void claims_stop(struct rds *r);
-void claims_beat(struct rds *r, const char *state);
+int claims_start(struct redis_engine *r);
+void claims_run(struct redis_engine *r);
+void claims_pause(struct redis_engine *r);
+void claims_stop(struct redis_engine *r);
+void claims_beat(struct redis_engine *r, const char *state);
 /* Remove dead consumers, if a sweep is due: a pass at a time. */
-void claims_sweep(struct rds *r);
-void claims_fini(struct rds *r);
+void claims_sweep(struct redis_engine *r);
+void claims_fini(struct redis_engine *r);
 
 /* writer.c */
-int writer_init(struct rds *r);
-void writer_fini(struct rds *r);
+int writer_init(struct redis_engine *r);
+void writer_fini(struct redis_engine *r);
 /* Queue the results entry of one finished run. Borrows: rep. */
-void writer_result(struct rds *r, const struct minion_report *rep,
+void writer_result(struct redis_engine *r, const struct minion_report *rep,
                    const char *status);
-void writer_ack(struct rds *r, const char *id);
-void writer_retry(struct rds *r, const char *id);
+void writer_ack(struct redis_engine *r, const char *id);
+void writer_retry(struct redis_engine *r, const char *id);
 /* Copy the param to the dead-letter stream and ack it, atomically; only if
  * it is still pending unless @force. Borrows: everything. */
-void writer_dead(struct rds *r, const char *id, const char *param, size_t len,
+void writer_dead(struct redis_engine *r, const char *id, const char *param, size_t len,
                  const char *error, unsigned attempts, int force);
 /* Queue an already formatted command. Takes: buf (even on failure). */
-void writer_push(struct rds *r, char *buf, int len, enum wkind kind);
-void writer_flush(struct rds *r);
-int writer_idle(const struct rds *r);
+void writer_push(struct redis_engine *r, char *buf, int len, enum write_kind kind);
+void writer_flush(struct redis_engine *r);
+int writer_idle(const struct redis_engine *r);
 
 /* scripts.c: the Lua scripts, atomic where Redis must see one step. */
+/* The arguments every script over the params stream starts with: EVAL,
+ * @script, 1, the stream, the group, this consumer. */
+#define SCRIPT_HEAD_ARGS 6
+/* Write them into @argv[0..SCRIPT_HEAD_ARGS). Borrows: script and r's
+ * names, for as long as @argv is used. */
+void script_head(const struct redis_engine *r, const char *script, const char **argv);
 extern const char script_take[];
 extern const char script_claim[];
 extern const char script_refresh[];

@@ -58,7 +58,8 @@ int entry_param(const redisReply *fields, const char **data, size_t *len,
     }
     for (size_t i = 0; i < fields->elements; i += 2) {
         const redisReply *k = fields->element[i];
-        if (k->len == 5 && memcmp(k->str, "param", 5) == 0) {
+        if (k->len == sizeof(STREAMS_FIELD_PARAM) - 1 &&
+            memcmp(k->str, STREAMS_FIELD_PARAM, k->len) == 0) {
             *data = fields->element[i + 1]->str;
             *len = fields->element[i + 1]->len;
             return 0;
@@ -204,15 +205,24 @@ int format_result(const char *stream, const struct result_fields *f, char **out)
     char attempt[16], duration[24], exit_code[16];
     const char *argv[] = {"XADD",         stream,
                           "MAXLEN",       "~",
-                          RESULTS_MAXLEN, "*",
-                          "task",         f->task,
-                          "status",       f->status,
-                          "attempt",      attempt,
-                          "minion",       f->minion,
-                          "duration_ms",  duration,
-                          "exit_code",    exit_code,
-                          "output",       f->output ? f->output : "",
-                          "error",        f->error ? f->error : ""};
+                          STREAMS_RESULTS_MAXLEN,
+                          "*",
+                          STREAMS_FIELD_TASK,
+                          f->task,
+                          STREAMS_FIELD_STATUS,
+                          f->status,
+                          STREAMS_FIELD_ATTEMPT,
+                          attempt,
+                          STREAMS_FIELD_MINION,
+                          f->minion,
+                          STREAMS_FIELD_DURATION_MS,
+                          duration,
+                          STREAMS_FIELD_EXIT_CODE,
+                          exit_code,
+                          STREAMS_FIELD_OUTPUT,
+                          f->output ? f->output : "",
+                          STREAMS_FIELD_ERROR,
+                          f->error ? f->error : ""};
     size_t lens[sizeof(argv) / sizeof(argv[0])];
     const int argc = (int)(sizeof(argv) / sizeof(argv[0]));
     int n;

@@ -9,6 +9,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "streams.h"
+
 /* "<ms>-<seq>": two 20-digit numbers, a dash and the NUL. */
 #define RID_MAX 42
 
@@ -70,9 +72,6 @@ struct result_fields {
     size_t output_len;
     const char *error; /* NULL: none */
 };
-
-/* Results streams are capped (approximately) at this many entries. */
-#define RESULTS_MAXLEN "1000000"
 
 /* Format `XADD <stream> MAXLEN ~ N * task .. error ..`. Returns the length
  * of the command, or -ENOMEM. Returns: *out, freed with redisFreeCommand(). */

@@ -37,7 +37,7 @@ static int starts_with(const redisReply *r, const char *prefix)
 #define HISTORY_PAGE 100
 #define HISTORY_PAGE_TEXT "100"
 
-static int held(const struct rds *r, const char *id)
+static int held(const struct redis_engine *r, const char *id)
 {
     const struct writer *w = &r->w;
 
@@ -52,7 +52,7 @@ static int held(const struct rds *r, const char *id)
     return 0;
 }
 
-static void history_end(struct rds *r)
+static void history_end(struct redis_engine *r)
 {
     if (r->hist_taken) {
         minion_log(r->inst, MINION_LOG_INFO,
@@ -66,7 +66,7 @@ static void history_end(struct rds *r)
     claims_sweep(r);
 }
 
-static void history_failed(struct rds *r, const redisReply *reply)
+static void history_failed(struct redis_engine *r, const redisReply *reply)
 {
     minion_log(r->inst, MINION_LOG_WARN,
                "reading this minion's pending entries failed: %s; they are "
@@ -78,7 +78,7 @@ static void history_failed(struct rds *r, const redisReply *reply)
 
 static void on_history_take(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     struct take_row row;
     size_t taken = 0;
@@ -109,7 +109,7 @@ static void on_history_take(redisAsyncContext *ac, void *rep, void *priv)
  * swallowed), at most the credit at a time. */
 static void on_history(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const char **argv = NULL;
     size_t n = 0, candidates = 0;
@@ -130,17 +130,12 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
         engine_pump(r);
         return;
     }
-    argv = malloc((7 + reply->elements) * sizeof(*argv));
+    argv = malloc((SCRIPT_HEAD_ARGS + 1 + reply->elements) * sizeof(*argv));
     if (!argv) {
         return; /* tried again at the next kick */
     }
-    argv[0] = "EVAL";
-    argv[1] = script_take;
-    argv[2] = "1";
-    argv[3] = r->stream;
-    argv[4] = r->group;
-    argv[5] = r->me;
-    argv[6] = "ids";
+    script_head(r, script_take, argv);
+    argv[SCRIPT_HEAD_ARGS] = "ids";
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *row = reply->element[i];
         const char *id;
@@ -157,7 +152,7 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
         }
         candidates++;
         if (n < r->credit || n == 0) {
-            argv[7 + n++] = id;
+            argv[SCRIPT_HEAD_ARGS + 1 + n++] = id;
             last = id;
         }
     }
@@ -169,8 +164,8 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
         /* Acks queued this turn go first: a task that just finished must
          * not be taken back and run again. */
         writer_flush(r);
-        if (rconn_send(r->cmd, on_history_take, r, (int)(7 + n), argv, NULL) ==
-            0) {
+        if (rconn_send(r->writer_conn, on_history_take, r,
+                       (int)(SCRIPT_HEAD_ARGS + 1 + n), argv, NULL) == 0) {
             r->hist_busy = 1;
         }
     } else if (r->hist_done) {
@@ -180,22 +175,22 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
     engine_pump(r);
 }
 
-static void history_next(struct rds *r)
+static void history_next(struct redis_engine *r)
 {
-    const char *argv[] = {"XPENDING",     r->stream, r->group,
+    const char *argv[] = {"XPENDING",     r->keys.stream, r->group,
                           r->hist_cursor, "+",       HISTORY_PAGE_TEXT,
                           r->me};
 
-    if (r->hist_busy || !rconn_is_ready(r->cmd)) {
+    if (r->hist_busy || !rconn_is_ready(r->writer_conn)) {
         return;
     }
-    if (rconn_send(r->cmd, on_history, r, 7, argv, NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_history, r, 7, argv, NULL) == 0) {
         r->hist_busy = 1;
         r->hist_req_epoch = r->hist_epoch;
     }
 }
 
-void reader_resync(struct rds *r)
+void reader_resync(struct redis_engine *r)
 {
     r->hist_epoch++;
     r->live = 0;
@@ -209,7 +204,7 @@ void reader_resync(struct rds *r)
 
 static void on_group_created(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
 
     if (!rconn_reply_usable(ac, reply) || r->dying) {
@@ -217,30 +212,30 @@ static void on_group_created(redisAsyncContext *ac, void *rep, void *priv)
     }
     if (reply->type == REDIS_REPLY_ERROR && !starts_with(reply, "BUSYGROUP")) {
         minion_log(r->inst, MINION_LOG_WARN, "XGROUP CREATE %s %s: %s",
-                   r->stream, r->group, reply->str);
+                   r->keys.stream, r->group, reply->str);
     } else if (reply->type != REDIS_REPLY_ERROR) {
         minion_log(r->inst, MINION_LOG_INFO, "recreated group %s on %s",
-                   r->group, r->stream);
+                   r->group, r->keys.stream);
     }
 }
 
 /* The backoff is over: recreate the group, the next read goes behind it. */
 static void on_group_timer(evutil_socket_t fd, short what, void *arg)
 {
-    struct rds *r = arg;
-    const char *argv[] = {"XGROUP", "CREATE", r->stream,
+    struct redis_engine *r = arg;
+    const char *argv[] = {"XGROUP", "CREATE", r->keys.stream,
                           r->group, "0",      "MKSTREAM"};
     int recreate = r->group_wait == 2;
 
     r->group_wait = 0;
-    if (recreate && rconn_is_ready(r->rd)) {
-        rconn_send(r->rd, on_group_created, r, 6, argv, NULL);
+    if (recreate && rconn_is_ready(r->reader_conn)) {
+        rconn_send(r->reader_conn, on_group_created, r, 6, argv, NULL);
     }
     reader_kick(r);
 }
 
 /* The read failed for a reason a retry may cure: wait, then try again. */
-static void backoff(struct rds *r, int recreate)
+static void backoff(struct redis_engine *r, int recreate)
 {
     struct timeval tv;
 
@@ -258,7 +253,7 @@ static void backoff(struct rds *r, int recreate)
 /* ------------------------------------------------------------------------ */
 /* Drain check                                                               */
 
-static int locally_idle(const struct rds *r)
+static int locally_idle(const struct redis_engine *r)
 {
     return r->running.n == 0 && r->ready.n == 0 && writer_idle(r) &&
            !r->claim_busy && !r->hist_busy && r->live;
@@ -266,7 +261,7 @@ static int locally_idle(const struct rds *r)
 
 static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     long long pending = r->drain_pending;
     int lag_known_nonzero = 0;
@@ -305,7 +300,7 @@ static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
         return;
     }
     minion_log(r->inst, MINION_LOG_INFO,
-               "%s is drained: nothing new, nothing pending", r->stream);
+               "%s is drained: nothing new, nothing pending", r->keys.stream);
     r->drained = 1;
     claims_pause(r);
     minion_engine_drained(r->inst);
@@ -313,7 +308,7 @@ static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
 
 static void on_drain_pending(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
 
     r->drain_pending = -1;
@@ -328,20 +323,20 @@ static void on_drain_pending(redisAsyncContext *ac, void *rep, void *priv)
 
 /* An empty read: nothing undelivered right now. Done when nothing is
  * pending anywhere in the group either, and nothing is left here. */
-static void drain_check(struct rds *r)
+static void drain_check(struct redis_engine *r)
 {
-    const char *pend[] = {"XPENDING", r->stream, r->group};
-    const char *groups[] = {"XINFO", "GROUPS", r->stream};
+    const char *pend[] = {"XPENDING", r->keys.stream, r->group};
+    const char *groups[] = {"XINFO", "GROUPS", r->keys.stream};
 
     if (!r->ctx->exit_when_empty || r->drained || r->drain_busy ||
-        !locally_idle(r) || !rconn_is_ready(r->cmd)) {
+        !locally_idle(r) || !rconn_is_ready(r->writer_conn)) {
         return;
     }
-    if (rconn_send(r->cmd, on_drain_pending, r, 3, pend, NULL) < 0) {
+    if (rconn_send(r->writer_conn, on_drain_pending, r, 3, pend, NULL) < 0) {
         return;
     }
     r->drain_pending = -1;
-    if (rconn_send(r->cmd, on_drain_groups, r, 3, groups, NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_drain_groups, r, 3, groups, NULL) == 0) {
         r->drain_busy = 1;
     }
 }
@@ -351,7 +346,7 @@ static void drain_check(struct rds *r)
 
 /* Hand the entries of one read (@cmd: XREADGROUP, or XREAD in a dry run,
  * whose cursor follows them) to the core, in stream order. */
-static void offer_entries(struct rds *r, const redisReply *entries,
+static void offer_entries(struct redis_engine *r, const redisReply *entries,
                           const char *cmd)
 {
     for (size_t i = 0; entries && i < entries->elements; i++) {
@@ -379,7 +374,7 @@ static void offer_entries(struct rds *r, const redisReply *entries,
 
 static void on_read(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const redisReply *entries;
 
@@ -418,7 +413,7 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
 
 static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct rds *r = priv;
+    struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const redisReply *entries;
 
@@ -439,7 +434,7 @@ static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
     if (!entries && r->ctx->exit_when_empty && !r->drained &&
         r->running.n == 0 && r->ready.n == 0) {
         minion_log(r->inst, MINION_LOG_INFO, "dry run: reached the end of %s",
-                   r->stream);
+                   r->keys.stream);
         r->drained = 1;
         minion_engine_drained(r->inst);
         return;
@@ -447,30 +442,30 @@ static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
     engine_pump(r);
 }
 
-static void dry_kick(struct rds *r)
+static void dry_kick(struct redis_engine *r)
 {
     char count[16], block[16];
     const char *argv[] = {"XREAD", "COUNT",   count,     "BLOCK",
-                          block,   "STREAMS", r->stream, r->dry_cursor};
+                          block,   "STREAMS", r->keys.stream, r->dry_cursor};
 
-    if (r->reading || r->group_wait || !rconn_is_ready(r->rd)) {
+    if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn)) {
         return;
     }
     snprintf(count, sizeof(count), "%u", r->credit);
     snprintf(block, sizeof(block), "%u", r->block_ms);
-    if (rconn_send(r->rd, on_dry_read, r, 8, argv, NULL) == 0) {
+    if (rconn_send(r->reader_conn, on_dry_read, r, 8, argv, NULL) == 0) {
         r->reading = 1;
     }
 }
 
 /* ------------------------------------------------------------------------ */
 
-void reader_kick(struct rds *r)
+void reader_kick(struct redis_engine *r)
 {
     char count[16], block[16];
     const char *argv[] = {"XREADGROUP", "GROUP",   r->group, r->me,
                           "COUNT",      count,     "BLOCK",  block,
-                          "STREAMS",    r->stream, ">"};
+                          "STREAMS",    r->keys.stream, ">"};
 
     if (r->paused || r->drained || r->dying || r->credit == 0 ||
         r->ready.head) {
@@ -484,27 +479,27 @@ void reader_kick(struct rds *r)
         history_next(r);
         return;
     }
-    if (r->reading || r->group_wait || !rconn_is_ready(r->rd)) {
+    if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn)) {
         return;
     }
     snprintf(count, sizeof(count), "%u", r->credit);
     snprintf(block, sizeof(block), "%u", r->block_ms);
-    if (rconn_send(r->rd, on_read, r, 11, argv, NULL) == 0) {
+    if (rconn_send(r->reader_conn, on_read, r, 11, argv, NULL) == 0) {
         r->reading = 1;
     }
 }
 
-void reader_on_ready(struct rds *r)
+void reader_on_ready(struct redis_engine *r)
 {
     reader_kick(r);
 }
 
-void reader_on_down(struct rds *r)
+void reader_on_down(struct redis_engine *r)
 {
     r->reading = 0;
 }
 
-void reader_stop(struct rds *r)
+void reader_stop(struct redis_engine *r)
 {
     if (r->group_ev) {
         evtimer_del(r->group_ev);
@@ -512,20 +507,20 @@ void reader_stop(struct rds *r)
     r->group_wait = 0;
     /* A blocked read would hold a graceful close for up to BLOCK: drop it.
      * Entries Redis handed out meanwhile stay pending for a claim. */
-    if (r->rd) {
-        rconn_close(r->rd);
+    if (r->reader_conn) {
+        rconn_close(r->reader_conn);
     }
     r->reading = 0;
 }
 
-int reader_init(struct rds *r)
+int reader_init(struct redis_engine *r)
 {
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
     reader_resync(r);
     return r->group_ev ? 0 : -ENOMEM;
 }
 
-void reader_fini(struct rds *r)
+void reader_fini(struct redis_engine *r)
 {
     if (r->group_ev) {
         event_free(r->group_ev);

@@ -30,15 +30,16 @@
 #define OFF(field) offsetof(struct redis_conf, field)
 
 static const struct minion_option redis_options[] = {
-    {"REDIS_URL", MINION_OPT_STRING, "redis://localhost:6379", OFF(url),
+    {"REDIS_URL", MINION_OPT_STRING, STREAMS_DEFAULT_URL, OFF(url),
      MINION_OPT_SECRET,
      "Redis to use: redis://[user:password@]host:port[/db] or "
      "unix:///path/redis.sock (default redis://localhost:6379)."},
-    {"REDIS_STREAM", MINION_OPT_STRING, "minionize", OFF(stream), 0,
+    {"REDIS_STREAM", MINION_OPT_STRING, STREAMS_DEFAULT_STREAM, OFF(stream), 0,
      "Stream the params are read from (one entry per param)."},
-    {"REDIS_GROUP", MINION_OPT_STRING, "minions", OFF(group), 0,
+    {"REDIS_GROUP", MINION_OPT_STRING, STREAMS_DEFAULT_GROUP, OFF(group), 0,
      "Consumer group the minions share; created from id 0 when missing."},
-    {"REDIS_CLAIM_IDLE_MS", MINION_OPT_INT, "30000", OFF(claim_idle_ms), 0,
+    {"REDIS_CLAIM_IDLE_MS", MINION_OPT_INT, STREAMS_DEFAULT_CLAIM_IDLE_MS,
+     OFF(claim_idle_ms), 0,
      "Milliseconds an entry may sit unrefreshed in a minion's pending list "
      "before a live minion claims it (its minion is presumed dead)."},
     {"REDIS_RESULTS", MINION_OPT_STRING, NULL, OFF(results), 0,
@@ -105,7 +106,7 @@ static void rlist_clear(struct rlist *l)
 
 /* Hand @t to the core. Returns 0 (the core may already have finished it:
  * @t is gone), or < 0 when the core had no credit (@t is still ours). */
-static int deliver(struct rds *r, struct rtask *t, const char *data, size_t len)
+static int deliver(struct redis_engine *r, struct rtask *t, const char *data, size_t len)
 {
     struct minion_param p = MINION_PARAM_INIT;
     int rc;
@@ -126,7 +127,7 @@ static int deliver(struct rds *r, struct rtask *t, const char *data, size_t len)
     return 0;
 }
 
-void engine_offer(struct rds *r, const char *id, unsigned attempt,
+void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
                   const char *data, size_t len)
 {
     struct rtask *t = calloc(1, sizeof(*t));
@@ -160,7 +161,7 @@ void engine_offer(struct rds *r, const char *id, unsigned attempt,
     rlist_append(&r->ready, t);
 }
 
-void engine_pump(struct rds *r)
+void engine_pump(struct redis_engine *r)
 {
     if (r->pumping || r->dying) {
         return;
@@ -193,7 +194,7 @@ void engine_pump(struct rds *r)
 
 /* A param this engine dead-letters by itself: the results and dead streams,
  * and the core's reporters and counts, all hear of it. */
-static void dead_letter(struct rds *r, const char *id, const char *param,
+static void dead_letter(struct redis_engine *r, const char *id, const char *param,
                         size_t len, unsigned attempts, const char *why,
                         int force)
 {
@@ -218,13 +219,13 @@ static void dead_letter(struct rds *r, const char *id, const char *param,
     minion_engine_report(r->inst, &rep);
 }
 
-void engine_lost(struct rds *r, const char *id, unsigned attempts)
+void engine_lost(struct redis_engine *r, const char *id, unsigned attempts)
 {
     dead_letter(r, id, "", 0, attempts,
                 "entry was deleted or trimmed while pending", 1);
 }
 
-void engine_admit(struct rds *r, const struct take_row *row)
+void engine_admit(struct redis_engine *r, const struct take_row *row)
 {
     const char *data;
     size_t len;
@@ -271,7 +272,7 @@ void engine_admit(struct rds *r, const struct take_row *row)
 
 static void redis_request(struct minion_instance *inst, unsigned n)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
 
     r->credit += n;
     engine_pump(r);
@@ -281,7 +282,7 @@ static void redis_finish(struct minion_instance *inst, void *handle,
                          enum minion_verdict verdict,
                          const struct minion_report *rep)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
     struct rtask *t = handle;
 
     rlist_remove(&r->running, t);
@@ -320,7 +321,7 @@ static void redis_finish(struct minion_instance *inst, void *handle,
 
 static void redis_pause(struct minion_instance *inst)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
 
     if (r->paused) {
         return;
@@ -337,22 +338,22 @@ static void redis_pause(struct minion_instance *inst)
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
-static void on_rd_ready(void *arg)
+static void on_reader_ready(void *arg)
 {
     reader_on_ready(arg);
 }
 
-static void on_rd_down(void *arg)
+static void on_reader_down(void *arg)
 {
-    struct rds *r = arg;
+    struct redis_engine *r = arg;
 
     reader_on_down(r);
     reader_resync(r);
 }
 
-static void on_cmd_ready(void *arg)
+static void on_writer_ready(void *arg)
 {
-    struct rds *r = arg;
+    struct redis_engine *r = arg;
 
     writer_flush(r);
     engine_pump(r);
@@ -360,122 +361,38 @@ static void on_cmd_ready(void *arg)
     claims_sweep(r);
 }
 
-static void on_cmd_down(void *arg)
+static void on_writer_down(void *arg)
 {
     /* Writes in flight come back through their callbacks (NULL reply) and
      * are sent again. A claim or take may have run without its reply. */
     reader_resync(arg);
 }
 
-static const struct rconn_ops rd_ops = {on_rd_ready, on_rd_down};
-static const struct rconn_ops cmd_ops = {on_cmd_ready, on_cmd_down};
+static const struct rconn_ops reader_conn_ops = {on_reader_ready, on_reader_down};
+static const struct rconn_ops writer_conn_ops = {on_writer_ready, on_writer_down};
 
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                 */
 
-static char *concat(const char *a, const char *b, const char *c)
-{
-    size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
-    char *s = malloc(n);
-
-    if (s) {
-        snprintf(s, n, "%s%s%s", a, b, c);
-    }
-    return s;
-}
-
-/* The URL as it may be shown: no password. */
-static char *describe_url(const struct redis_url *u)
-{
-    char buf[1024];
-
-    if (u->unix_path) {
-        snprintf(buf, sizeof(buf), "unix://%s", u->unix_path);
-    } else if (strchr(u->host, ':')) {
-        snprintf(buf, sizeof(buf), "redis://[%s]:%d", u->host, u->port);
-    } else {
-        snprintf(buf, sizeof(buf), "redis://%s:%d", u->host, u->port);
-    }
-    if (u->db) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, sizeof(buf) - n, "%s%d", u->unix_path ? "?db=" : "/",
-                 u->db);
-    }
-    return strdup(buf);
-}
-
-static void free_rds(struct rds *r)
+static void engine_free(struct redis_engine *r)
 {
     if (!r) {
         return;
     }
     redis_url_fini(&r->url);
-    free(r->where);
-    free(r->results);
-    free(r->dead);
-    free(r->minions_key);
+    streams_keys_fini(&r->keys);
     free(r->stats_key);
     free(r);
-}
-
-/* The keys the engine writes must not feed it, nor each other: a result or
- * a dead letter in the params stream is a param again (a loop that never
- * ends), dead letters in the results stream are trimmed away with old
- * results, and the heartbeat hash is no stream. Takes the names as they
- * will be used (defaults applied; @results NULL when off). */
-static int check_keys(struct minion_instance *inst, const char *stream,
-                      const char *results, const char *dead,
-                      const char *minions)
-{
-    if (results && strcmp(results, stream) == 0) {
-        minion_set_error(inst,
-                         "REDIS_RESULTS must not be the params stream "
-                         "(REDIS_STREAM=%s): every result would run as a "
-                         "new param",
-                         stream);
-        return -EINVAL;
-    }
-    if (strcmp(dead, stream) == 0) {
-        minion_set_error(inst,
-                         "REDIS_DEAD must not be the params stream "
-                         "(REDIS_STREAM=%s): every dead letter would run "
-                         "again",
-                         stream);
-        return -EINVAL;
-    }
-    if (results && strcmp(results, dead) == 0) {
-        minion_set_error(inst,
-                         "REDIS_RESULTS and REDIS_DEAD must differ (both are "
-                         "%s): the results stream is trimmed, dead letters "
-                         "must not be",
-                         dead);
-        return -EINVAL;
-    }
-    if ((results && strcmp(results, minions) == 0) ||
-        strcmp(dead, minions) == 0) {
-        minion_set_error(inst,
-                         "%s must not be %s: that key holds the minions' "
-                         "heartbeats",
-                         strcmp(dead, minions) == 0 ? "REDIS_DEAD"
-                                                    : "REDIS_RESULTS",
-                         minions);
-        return -EINVAL;
-    }
-    return 0;
 }
 
 static int redis_init(struct minion_instance *inst, void *conf_)
 {
     struct redis_conf *conf = conf_;
     const struct minion_context *ctx = minion_instance_context(inst);
-    int want_results = !conf->results || conf->results[0];
-    struct rds *r;
-    char err[256];
+    int rc;
+    struct redis_engine *r;
+    char err[512];
 
-    if (!conf->stream || !conf->stream[0]) {
-        minion_set_error(inst, "REDIS_STREAM must not be empty");
-        return -EINVAL;
-    }
     if (!conf->group || !conf->group[0]) {
         minion_set_error(inst, "REDIS_GROUP must not be empty");
         return -EINVAL;
@@ -485,11 +402,6 @@ static int redis_init(struct minion_instance *inst, void *conf_)
                          "REDIS_CLAIM_IDLE_MS must be between 100 and "
                          "604800000 (7 days), not %lld",
                          conf->claim_idle_ms);
-        return -EINVAL;
-    }
-    if (conf->dead && !conf->dead[0]) {
-        minion_set_error(inst, "REDIS_DEAD must not be empty: dead letters "
-                               "have to go somewhere");
         return -EINVAL;
     }
     if (!ctx->minion_id || !ctx->minion_id[0]) {
@@ -505,32 +417,26 @@ static int redis_init(struct minion_instance *inst, void *conf_)
     r->inst = inst;
     r->conf = conf;
     r->ctx = ctx;
+    rc = streams_keys_init(&r->keys, conf->stream, conf->results, conf->dead,
+                           err, sizeof(err));
+    if (rc < 0) {
+        minion_set_error(inst, "%s", err);
+        engine_free(r);
+        return rc;
+    }
     if (redis_url_parse(conf->url, &r->url, err, sizeof(err)) < 0) {
         minion_set_error(inst, "REDIS_URL: %s", err);
-        free_rds(r);
+        engine_free(r);
         return -EINVAL;
     }
-    r->stream = conf->stream;
+    redis_url_describe(&r->url, r->where, sizeof(r->where));
     r->group = conf->group;
     r->me = ctx->minion_id;
-    r->where = describe_url(&r->url);
-    r->dead =
-        conf->dead ? strdup(conf->dead) : concat(conf->stream, ":dead", "");
-    if (want_results) {
-        r->results = conf->results ? strdup(conf->results)
-                                   : concat(conf->stream, ":results", "");
-    }
-    r->minions_key = concat(conf->stream, ":minions", "");
-    r->stats_key = concat(conf->stream, ":minion:", r->me);
-    if (!r->where || !r->dead || (want_results && !r->results) ||
-        !r->minions_key || !r->stats_key) {
+    r->stats_key = streams_minion_key(r->keys.stream, r->me);
+    if (!r->stats_key) {
         minion_set_error(inst, "out of memory");
-        free_rds(r);
+        engine_free(r);
         return -ENOMEM;
-    }
-    if (check_keys(inst, r->stream, r->results, r->dead, r->minions_key) < 0) {
-        free_rds(r);
-        return -EINVAL;
     }
     snprintf(r->claim_idle, sizeof(r->claim_idle), "%lld", conf->claim_idle_ms);
     r->block_ms = (unsigned)(conf->claim_idle_ms / 2);
@@ -540,12 +446,7 @@ static int redis_init(struct minion_instance *inst, void *conf_)
     if (r->ctx->exit_when_empty && r->block_ms > BLOCK_DRAIN_MS) {
         r->block_ms = BLOCK_DRAIN_MS;
     }
-    r->target.host = r->url.host;
-    r->target.port = r->url.port;
-    r->target.unix_path = r->url.unix_path;
-    r->target.user = r->url.user;
-    r->target.password = r->url.password;
-    r->target.db = r->url.db;
+    r->target.url = &r->url;
     r->target.where = r->where;
     minion_instance_set_data(inst, r);
     return 0;
@@ -556,16 +457,16 @@ static int redis_init(struct minion_instance *inst, void *conf_)
  * third of that; older, its entries are claimed as a dead minion's) and
  * that did not say it stopped. The last start-up step, so a start that
  * fails before it leaves no beat that would refuse the next try. */
-static int enlist(struct rds *r, redisContext *c)
+static int enlist(struct redis_engine *r, redisContext *c)
 {
     const char *argv[] = {"EVAL",         script_enlist, "2",
-                          r->minions_key, r->stats_key,  r->me,
-                          r->claim_idle,  STATS_TTL_MS};
+                          r->keys.minions, r->stats_key,  r->me,
+                          r->claim_idle,  STREAMS_STATS_TTL_MS};
     char err[512];
     redisReply *reply;
     long long age;
 
-    reply = rsync_command(c, PROBE_TIMEOUT_S, 8, argv, err, sizeof(err));
+    reply = redis_sync_command(c, PROBE_TIMEOUT_S, 8, argv, err, sizeof(err));
     if (!reply) {
         minion_set_error(r->inst, "%s: checking MINION_ID %s: %s", r->where,
                          r->me, err);
@@ -583,7 +484,7 @@ static int enlist(struct rds *r, redisContext *c)
                          "MINION_ID %s is in use by a live minion of %s on %s "
                          "(last heartbeat %.1fs ago; the id is free once the "
                          "heartbeat is REDIS_CLAIM_IDLE_MS=%s ms old)",
-                         r->me, r->stream, r->where, (double)age / 1000.0,
+                         r->me, r->keys.stream, r->where, (double)age / 1000.0,
                          r->claim_idle);
         return -EBUSY;
     }
@@ -593,9 +494,9 @@ static int enlist(struct rds *r, redisContext *c)
 /* A dry run starts where a real minion would read next: after the group's
  * last delivered id; from the start when the group or the stream is still
  * missing (a real minion would create it from id 0). Creates nothing. */
-static int dry_probe(struct rds *r, redisContext *c)
+static int dry_probe(struct redis_engine *r, redisContext *c)
 {
-    const char *argv[] = {"XINFO", "GROUPS", r->stream};
+    const char *argv[] = {"XINFO", "GROUPS", r->keys.stream};
     redisReply *reply = redisCommandArgv(c, 3, argv, NULL);
     const char *what = "the stream does not exist";
 
@@ -607,7 +508,7 @@ static int dry_probe(struct rds *r, redisContext *c)
     if (reply->type == REDIS_REPLY_ERROR) {
         if (!strstr(reply->str, "no such key")) {
             minion_set_error(r->inst, "%s: XINFO GROUPS %s: %s", r->where,
-                             r->stream, reply->str);
+                             r->keys.stream, reply->str);
             freeReplyObject(reply);
             return -EIO;
         }
@@ -644,7 +545,7 @@ static int dry_probe(struct rds *r, redisContext *c)
                "dry run: showing what group %s would deliver next from %s on "
                "%s (after %s%s%s); nothing is read as a consumer, acked or "
                "written",
-               r->group, r->stream, r->where, r->dry_cursor, what ? ": " : "",
+               r->group, r->keys.stream, r->where, r->dry_cursor, what ? ": " : "",
                what ? what : "");
     return 0;
 }
@@ -652,9 +553,9 @@ static int dry_probe(struct rds *r, redisContext *c)
 /* The start-up check: reachable, password right, group there, MINION_ID
  * free. Blocking, bounded by PROBE_TIMEOUT_S: nothing runs on the loop yet.
  * A dry run only looks. */
-static int probe(struct rds *r)
+static int probe(struct redis_engine *r)
 {
-    const char *argv[] = {"XGROUP", "CREATE", r->stream,
+    const char *argv[] = {"XGROUP", "CREATE", r->keys.stream,
                           r->group, "0",      "MKSTREAM"};
     char err[512];
     redisContext *c;
@@ -680,7 +581,7 @@ static int probe(struct rds *r)
     if (reply->type == REDIS_REPLY_ERROR &&
         strncmp(reply->str, "BUSYGROUP", 9) != 0) {
         minion_set_error(r->inst, "%s: XGROUP CREATE %s %s: %s", r->where,
-                         r->stream, r->group, reply->str);
+                         r->keys.stream, r->group, reply->str);
         freeReplyObject(reply);
         redisFree(c);
         return -EIO;
@@ -693,44 +594,44 @@ static int probe(struct rds *r)
 
 static int redis_start(struct minion_instance *inst, struct event_base *base)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
 
     r->base = base;
     r->started = minion_now();
     if (probe(r) < 0) {
         return -EIO;
     }
-    r->rd = rconn_new(base, inst, "reader", &r->target,
-                      r->block_ms / 1000.0 + READ_MARGIN_S, &rd_ops, r);
-    r->cmd =
-        rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S, &cmd_ops, r);
-    if (!r->rd || !r->cmd || writer_init(r) < 0 || reader_init(r) < 0 ||
+    r->reader_conn = rconn_new(base, inst, "reader", &r->target,
+                      r->block_ms / 1000.0 + READ_MARGIN_S, &reader_conn_ops, r);
+    r->writer_conn =
+        rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S, &writer_conn_ops, r);
+    if (!r->reader_conn || !r->writer_conn || writer_init(r) < 0 || reader_init(r) < 0 ||
         (!r->ctx->dry_run && claims_start(r) < 0)) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
     if (r->ctx->dry_run) {
-        rconn_open(r->rd); /* the command connection has nothing to say */
+        rconn_open(r->reader_conn); /* the command connection has nothing to say */
         return 0;
     }
-    rconn_open(r->cmd);
-    rconn_open(r->rd);
+    rconn_open(r->writer_conn);
+    rconn_open(r->reader_conn);
     minion_log(inst, MINION_LOG_INFO, "consuming %s as %s in group %s on %s",
-               r->stream, r->me, r->group, r->where);
+               r->keys.stream, r->me, r->group, r->where);
     return 0;
 }
 
-static void stopped(struct rds *r)
+static void stopped(struct redis_engine *r)
 {
     if (r->stop_ev) {
         event_free(r->stop_ev);
         r->stop_ev = NULL;
     }
-    rconn_close(r->cmd);
+    rconn_close(r->writer_conn);
     minion_instance_stopped(r->inst);
 }
 
-void engine_maybe_stopped(struct rds *r)
+void engine_maybe_stopped(struct redis_engine *r)
 {
     if (r->stop_ev && writer_idle(r)) {
         stopped(r);
@@ -739,7 +640,7 @@ void engine_maybe_stopped(struct rds *r)
 
 static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    struct rds *r = arg;
+    struct redis_engine *r = arg;
 
     minion_log(r->inst, MINION_LOG_WARN,
                "%s did not confirm the last writes within %ds; their params "
@@ -750,13 +651,13 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 
 static int redis_stop(struct minion_instance *inst)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
     struct timeval limit = {STOP_TIMEOUT_S, 0};
 
     redis_pause(inst);
     r->stopping = 1;
     if (r->ctx->dry_run) {
-        rconn_close(r->cmd);
+        rconn_close(r->writer_conn);
         return 0; /* nothing was written */
     }
     claims_stop(r);
@@ -764,7 +665,7 @@ static int redis_stop(struct minion_instance *inst)
     writer_flush(r);
     r->stop_ev = evtimer_new(r->base, on_stop_timeout, r);
     if (!r->stop_ev) {
-        rconn_close(r->cmd);
+        rconn_close(r->writer_conn);
         return 0;
     }
     evtimer_add(r->stop_ev, &limit);
@@ -773,15 +674,15 @@ static int redis_stop(struct minion_instance *inst)
 
 static void redis_destroy(struct minion_instance *inst)
 {
-    struct rds *r = minion_instance_data(inst);
+    struct redis_engine *r = minion_instance_data(inst);
 
     if (!r) {
         return;
     }
     r->dying = 1;
     /* First the connections: their pending callbacks still see r whole. */
-    rconn_free(r->rd);
-    rconn_free(r->cmd);
+    rconn_free(r->reader_conn);
+    rconn_free(r->writer_conn);
     rtarget_fini(&r->target);
     reader_fini(r);
     claims_fini(r);
@@ -791,7 +692,7 @@ static void redis_destroy(struct minion_instance *inst)
     }
     rlist_clear(&r->ready);
     rlist_clear(&r->running);
-    free_rds(r);
+    engine_free(r);
 }
 
 static const struct minion_engine_ops redis_ops = {

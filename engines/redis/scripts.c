@@ -94,8 +94,9 @@ const char script_dead[] =
     "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], "
     "1)[1]\n"
     "if not p and ARGV[6] ~= '1' then return 0 end\n"
-    "redis.call('XADD', KEYS[2], '*', 'param', ARGV[3], 'task', ARGV[2], "
-    "'error', ARGV[4], 'attempts', ARGV[5])\n"
+    "redis.call('XADD', KEYS[2], '*', '" STREAMS_FIELD_PARAM "', ARGV[3], '"
+    STREAMS_FIELD_TASK "', ARGV[2], '" STREAMS_FIELD_ERROR "', ARGV[4], '"
+    STREAMS_FIELD_ATTEMPTS "', ARGV[5])\n"
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
@@ -115,11 +116,12 @@ const char script_dead[] =
 const char script_enlist[] = LUA_NOW_MS
     "local beat = tonumber(redis.call('HGET', KEYS[1], ARGV[1]))\n"
     "if beat and tonumber(now) - beat < tonumber(ARGV[2]) and "
-    "redis.call('HGET', KEYS[2], 'state') ~= 'stopped' then\n"
+    "redis.call('HGET', KEYS[2], '" STREAMS_FIELD_STATE "') ~= 'stopped' then\n"
     "  return math.max(tonumber(now) - beat, 0)\n"
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[1], now)\n"
-    "redis.call('HSET', KEYS[2], 'last_seen', now, 'state', 'running')\n"
+    "redis.call('HSET', KEYS[2], '" STREAMS_FIELD_LAST_SEEN "', now, '"
+    STREAMS_FIELD_STATE "', 'running')\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "return -1\n";
 
@@ -127,7 +129,8 @@ const char script_enlist[] = LUA_NOW_MS
  * stats TTL (ms), then field, value... of the stats. The heartbeat. */
 const char script_beat[] = LUA_NOW_MS
     "redis.call('HSET', KEYS[1], ARGV[1], now)\n"
-    "redis.call('HSET', KEYS[2], 'last_seen', now, unpack(ARGV, 3))\n"
+    "redis.call('HSET', KEYS[2], '" STREAMS_FIELD_LAST_SEEN "', now, "
+    "unpack(ARGV, 3))\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
     "return 1\n";
 
@@ -156,3 +159,13 @@ const char script_sweep[] = LUA_NOW_MS
     "  end\n"
     "end\n"
     "return {r[1], gone}\n";
+
+void script_head(const struct redis_engine *r, const char *script, const char **argv)
+{
+    argv[0] = "EVAL";
+    argv[1] = script;
+    argv[2] = "1";
+    argv[3] = r->keys.stream;
+    argv[4] = r->group;
+    argv[5] = r->me;
+}

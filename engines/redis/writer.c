@@ -21,11 +21,11 @@
 #define ACK_CHUNK 4096
 #define TAKE_CHUNK 256
 
-struct wbatch {
-    struct wbatch *prev, *next;
-    struct rds *r;
+struct write_batch {
+    struct write_batch *prev, *next;
+    struct redis_engine *r;
     size_t n, replied;
-    struct wcmd cmds[];
+    struct write_cmd cmds[];
 };
 
 static void on_flush(evutil_socket_t fd, short what, void *arg)
@@ -33,13 +33,13 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     writer_flush(arg);
 }
 
-int writer_init(struct rds *r)
+int writer_init(struct redis_engine *r)
 {
     r->w.flush_ev = evtimer_new(r->base, on_flush, r);
     return r->w.flush_ev ? 0 : -ENOMEM;
 }
 
-static void poke(struct rds *r)
+static void poke(struct redis_engine *r)
 {
     static const struct timeval now = {0, 0};
 
@@ -68,7 +68,7 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-void writer_push(struct rds *r, char *buf, int len, enum wkind kind)
+void writer_push(struct redis_engine *r, char *buf, int len, enum write_kind kind)
 {
     struct writer *w = &r->w;
 
@@ -87,7 +87,7 @@ void writer_push(struct rds *r, char *buf, int len, enum wkind kind)
     poke(r);
 }
 
-static int add_id(struct rds *r, char **ids, size_t *n, size_t *cap,
+static int add_id(struct redis_engine *r, char **ids, size_t *n, size_t *cap,
                   const char *id)
 {
     if (grow((void **)ids, cap, *n + 1, RID_MAX) < 0) {
@@ -99,7 +99,7 @@ static int add_id(struct rds *r, char **ids, size_t *n, size_t *cap,
     return 0;
 }
 
-void writer_ack(struct rds *r, const char *id)
+void writer_ack(struct redis_engine *r, const char *id)
 {
     if (add_id(r, &r->w.acks, &r->w.nacks, &r->w.capacks, id) < 0) {
         minion_log(r->inst, MINION_LOG_ERROR,
@@ -108,7 +108,7 @@ void writer_ack(struct rds *r, const char *id)
     }
 }
 
-void writer_retry(struct rds *r, const char *id)
+void writer_retry(struct redis_engine *r, const char *id)
 {
     if (add_id(r, &r->w.retries, &r->w.nretries, &r->w.capretries, id) < 0) {
         minion_log(r->inst, MINION_LOG_ERROR,
@@ -116,14 +116,14 @@ void writer_retry(struct rds *r, const char *id)
     }
 }
 
-void writer_result(struct rds *r, const struct minion_report *rep,
+void writer_result(struct redis_engine *r, const struct minion_report *rep,
                    const char *status)
 {
     struct result_fields f;
     char *buf;
     int len;
 
-    if (!r->results) {
+    if (!r->keys.results) {
         return;
     }
     f.task = rep->task_id;
@@ -135,22 +135,22 @@ void writer_result(struct rds *r, const struct minion_report *rep,
     f.output = rep->output;
     f.output_len = rep->output_len;
     f.error = rep->error;
-    len = format_result(r->results, &f, &buf);
-    writer_push(r, buf, len, W_RESULT);
+    len = format_result(r->keys.results, &f, &buf);
+    writer_push(r, buf, len, WRITE_RESULT);
 }
 
 /* Where the param sits in writer_dead()'s argument list. */
 #define DEAD_PARAM_ARG 7
 
-void writer_dead(struct rds *r, const char *id, const char *param, size_t len,
+void writer_dead(struct redis_engine *r, const char *id, const char *param, size_t len,
                  const char *error, unsigned attempts, int force)
 {
     char n[16];
     const char *argv[] = {"EVAL",
                           script_dead,
                           "2",
-                          r->stream,
-                          r->dead,
+                          r->keys.stream,
+                          r->keys.dead,
                           r->group,
                           id,
                           param ? param : "",
@@ -168,12 +168,12 @@ void writer_dead(struct rds *r, const char *id, const char *param, size_t len,
         lens[i] = i == DEAD_PARAM_ARG ? (param ? len : 0) : strlen(argv[i]);
     }
     blen = redisFormatCommandArgv(&buf, argc, argv, lens);
-    writer_push(r, buf, blen, W_DEAD);
+    writer_push(r, buf, blen, WRITE_DEAD);
 }
 
 /* Move the collected ids into the queue as XACK / take commands. */
-static int format_ids(struct rds *r, char **ids, size_t *n, size_t chunk,
-                      const char *const *head, size_t nhead, enum wkind kind)
+static int format_ids(struct redis_engine *r, char **ids, size_t *n, size_t chunk,
+                      const char *const *head, size_t nhead, enum write_kind kind)
 {
     size_t done = 0;
 
@@ -193,28 +193,28 @@ static int format_ids(struct rds *r, char **ids, size_t *n, size_t chunk,
     return *n ? -ENOMEM : 0;
 }
 
-static void log_error_reply(struct rds *r, const struct wcmd *c,
+static void log_error_reply(struct redis_engine *r, const struct write_cmd *c,
                             const redisReply *reply)
 {
     switch (c->kind) {
-    case W_RESULT:
+    case WRITE_RESULT:
         /* A broken results stream fails every write: say so now and then. */
         if (r->w.result_errors++ % 10000 == 0) {
             minion_log(r->inst, MINION_LOG_WARN,
                        "results stream %s: %s (%llu results lost so far)",
-                       r->results, reply->str, r->w.result_errors);
+                       r->keys.results, reply->str, r->w.result_errors);
         }
         break;
-    case W_DEAD:
+    case WRITE_DEAD:
         minion_log(r->inst, MINION_LOG_ERROR,
                    "dead-lettering to %s failed: %s; the param stays pending",
-                   r->dead, reply->str);
+                   r->keys.dead, reply->str);
         break;
-    case W_ACK:
+    case WRITE_ACK:
         minion_log(r->inst, MINION_LOG_ERROR,
                    "XACK failed: %s; those params will run again", reply->str);
         break;
-    case W_TAKE:
+    case WRITE_RETRY:
         minion_log(r->inst, MINION_LOG_WARN,
                    "taking failed params back failed: %s; they are retried "
                    "once idle for REDIS_CLAIM_IDLE_MS",
@@ -226,7 +226,7 @@ static void log_error_reply(struct rds *r, const struct wcmd *c,
     }
 }
 
-static void handle_take(struct rds *r, const redisReply *reply)
+static void handle_take(struct redis_engine *r, const redisReply *reply)
 {
     struct take_row row;
 
@@ -243,7 +243,7 @@ static void handle_take(struct rds *r, const redisReply *reply)
     }
 }
 
-static void batch_end(struct rds *r, struct wbatch *b)
+static void batch_end(struct redis_engine *r, struct write_batch *b)
 {
     struct writer *w = &r->w;
     size_t again = 0;
@@ -296,16 +296,16 @@ static void batch_end(struct rds *r, struct wbatch *b)
 
 static void on_reply(redisAsyncContext *ac, void *rep, void *priv)
 {
-    struct wbatch *b = priv;
-    struct rds *r = b->r;
-    struct wcmd *c = &b->cmds[b->replied++];
+    struct write_batch *b = priv;
+    struct redis_engine *r = b->r;
+    struct write_cmd *c = &b->cmds[b->replied++];
     const redisReply *reply = rep;
 
     if (rconn_reply_usable(ac, reply)) {
         c->done = 1;
         if (reply->type == REDIS_REPLY_ERROR) {
             log_error_reply(r, c, reply);
-        } else if (c->kind == W_TAKE && !r->dying) {
+        } else if (c->kind == WRITE_RETRY && !r->dying) {
             handle_take(r, reply);
         }
     }
@@ -314,28 +314,30 @@ static void on_reply(redisAsyncContext *ac, void *rep, void *priv)
     }
 }
 
-void writer_flush(struct rds *r)
+void writer_flush(struct redis_engine *r)
 {
     struct writer *w = &r->w;
-    struct wbatch *b;
+    struct write_batch *b;
     size_t sent = 0;
 
-    if (r->dying || !rconn_is_ready(r->cmd)) {
+    if (r->dying || !rconn_is_ready(r->writer_conn)) {
         return; /* kept until the connection is back */
     }
     if (w->nacks) {
-        const char *head[] = {"XACK", r->stream, r->group};
-        format_ids(r, &w->acks, &w->nacks, ACK_CHUNK, head, 3, W_ACK);
+        const char *head[] = {"XACK", r->keys.stream, r->group};
+        format_ids(r, &w->acks, &w->nacks, ACK_CHUNK, head, 3, WRITE_ACK);
     }
     if (w->nretries) {
-        const char *head[] = {"EVAL",   script_take, "1",  r->stream,
-                              r->group, r->me,       "ids"};
-        format_ids(r, &w->retries, &w->nretries, TAKE_CHUNK, head, 7, W_TAKE);
+        const char *head[SCRIPT_HEAD_ARGS + 1];
+        script_head(r, script_take, head);
+        head[SCRIPT_HEAD_ARGS] = "ids";
+        format_ids(r, &w->retries, &w->nretries, TAKE_CHUNK, head,
+                   SCRIPT_HEAD_ARGS + 1, WRITE_RETRY);
     }
     if (w->nq == 0) {
         return;
     }
-    b = malloc(sizeof(*b) + w->nq * sizeof(struct wcmd));
+    b = malloc(sizeof(*b) + w->nq * sizeof(struct write_cmd));
     if (!b) {
         poke(r);
         return;
@@ -346,10 +348,10 @@ void writer_flush(struct rds *r)
     b->next = w->batches;
     b->n = 0;
     for (; sent < w->nq; sent++) {
-        struct wcmd *c = &w->q[sent];
+        struct write_cmd *c = &w->q[sent];
         /* The batch must hold the command before its reply can come. */
         b->cmds[b->n] = *c;
-        if (rconn_send_formatted(r->cmd, on_reply, b, c->buf, c->len) < 0) {
+        if (rconn_send_formatted(r->writer_conn, on_reply, b, c->buf, c->len) < 0) {
             break;
         }
         b->n++;
@@ -366,14 +368,14 @@ void writer_flush(struct rds *r)
     w->batches = b;
 }
 
-int writer_idle(const struct rds *r)
+int writer_idle(const struct redis_engine *r)
 {
     const struct writer *w = &r->w;
 
     return w->nq == 0 && w->nacks == 0 && w->nretries == 0 && !w->batches;
 }
 
-void writer_fini(struct rds *r)
+void writer_fini(struct redis_engine *r)
 {
     struct writer *w = &r->w;
 

@@ -73,7 +73,7 @@ port=$(t_free_port)
 t_expect_exit 2 "$SUBMIT" -e redis --redis-url "redis://127.0.0.1:$port" a \
     2>err
 one_line err
-grep -q "cannot connect to 127.0.0.1:$port" err || t_fail "$(cat err)"
+grep -q "cannot connect to redis://127.0.0.1:$port" err || t_fail "$(cat err)"
 t_expect_exit 2 "$SUBMIT" -e redis --redis-url 'http://x' a 2>err
 one_line err
 grep -q 'REDIS_URL' err || t_fail "bad URL message: $(cat err)"

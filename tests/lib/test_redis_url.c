@@ -245,6 +245,25 @@ static void test_no_secret_in_errors(void **state)
     assert_true(redis_url_parse("", &u, NULL, 0) == -EINVAL);
 }
 
+/* The description names the server and never the password. */
+static void test_describe(void)
+{
+    static const char *const cases[][2] = {
+        {"redis://u:s3cret@db.example:6380/2", "redis://db.example:6380/2"},
+        {"redis://[::1]:7000", "redis://[::1]:7000"},
+        {"unix:///run/r.sock?db=3&password=s3cret", "unix:///run/r.sock?db=3"},
+        {"redis://localhost", "redis://localhost:6379"},
+    };
+    char buf[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct redis_url u = ok(cases[i][0]);
+        assert_string_equal(redis_url_describe(&u, buf, sizeof(buf)),
+                            cases[i][1]);
+        redis_url_fini(&u);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_unix),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_no_secret_in_errors),
+        cmocka_unit_test(test_describe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
