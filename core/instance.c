@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,65 +10,97 @@
 #include "instance.h"
 #include "log.h"
 #include "options.h"
-#include "runner.h"
+#include "settings.h"
 
-struct minion_instance *instance_new(const char *spec, enum minion_kind kind,
-                                     const char *search_path,
-                                     const struct settings *cfg, char *err,
-                                     size_t errlen)
+struct minion_instance *instance_new(enum minion_kind kind)
 {
     struct minion_instance *inst = calloc(1, sizeof(*inst));
-    char why[768];
 
-    if (!inst) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
+    if (inst) {
+        inst->kind = kind;
     }
-    if (loader_open(spec, kind, search_path, &inst->lp, err, errlen) < 0) {
-        free(inst);
-        return NULL;
+    return inst;
+}
+
+void instance_vset_error(struct minion_instance *inst, const char *fmt,
+                         va_list ap)
+{
+    vsnprintf(inst->error, sizeof(inst->error), fmt, ap);
+}
+
+void instance_set_error(struct minion_instance *inst, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    instance_vset_error(inst, fmt, ap);
+    va_end(ap);
+}
+
+const char *instance_error(const struct minion_instance *inst)
+{
+    return inst->error;
+}
+
+int instance_load(struct minion_instance *inst, const char *spec,
+                  const char *search_path, struct settings *cfg)
+{
+    int rc = loader_open(&inst->lp, spec, inst->kind, search_path);
+
+    if (rc < 0) {
+        instance_set_error(inst, "%s", inst->lp.error);
+        return rc;
     }
+    return instance_configure(inst, cfg);
+}
+
+int instance_configure(struct minion_instance *inst, struct settings *cfg)
+{
     inst->plugin = inst->lp.plugin;
-    snprintf(inst->label, sizeof(inst->label), "%s %s", loader_kind_name(kind),
-             inst->plugin->name);
+    snprintf(inst->label, sizeof(inst->label), "%s %s",
+             loader_kind_name(inst->kind), inst->plugin->name);
     inst->conf = calloc(1, inst->plugin->conf_size ? inst->plugin->conf_size
                                                    : 1);
     if (!inst->conf) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+        instance_set_error(inst, "out of memory");
+        return -ENOMEM;
     }
-    if (options_fill(inst->lp.options, inst->conf, cfg, why,
-                     sizeof(why)) < 0) {
-        snprintf(err, errlen, "%s: %s", inst->label, why);
-        goto fail;
+    if (options_fill(inst->lp.options, inst->conf, cfg) < 0) {
+        instance_set_error(inst, "%s: %s", inst->label, settings_error(cfg));
+        return -EINVAL;
     }
-    return inst;
-fail:
-    instance_free(inst);
-    return NULL;
+    return 0;
+}
+
+/* A hook failed: the error line names the instance, with what the plugin
+ * said (or @what failed, when it said nothing). */
+static int hook_failed(struct minion_instance *inst, const char *what)
+{
+    char said[sizeof(inst->error)];
+
+    snprintf(said, sizeof(said), "%s", inst->error[0] ? inst->error : what);
+    instance_set_error(inst, "%s: %s", inst->label, said);
+    return -EINVAL;
 }
 
 int instance_init(struct minion_instance *inst,
-                  const struct minion_context *ctx, char *err, size_t errlen)
+                  const struct minion_context *ctx)
 {
     inst->ctx = ctx;
+    inst->error[0] = '\0';
     if (inst->plugin->init && inst->plugin->init(inst, inst->conf) < 0) {
-        snprintf(err, errlen, "%s: %s", inst->label,
-                 inst->error[0] ? inst->error : "init failed");
-        return -1;
+        return hook_failed(inst, "init failed");
     }
     inst->inited = 1;
     return 0;
 }
 
-int instance_start(struct minion_instance *inst, struct event_base *base,
-                   char *err, size_t errlen)
+int instance_start(struct minion_instance *inst, struct event_base *base)
 {
     inst->base = base;
+    inst->error[0] = '\0';
     if (inst->plugin->start && inst->plugin->start(inst, base) < 0) {
-        snprintf(err, errlen, "%s: %s", inst->label,
-                 inst->error[0] ? inst->error : "start failed");
-        return -1;
+        return hook_failed(inst, "start failed");
     }
     inst->started = 1;
     return 0;
@@ -127,98 +160,4 @@ void instance_print_help(const struct loaded_plugin *lp, int markdown)
     } else {
         printf("\nNo settings.\n");
     }
-}
-
-/* ------------------------------------------------------------------------ */
-/* The public instance API                                                   */
-
-void minion_set_error(struct minion_instance *inst, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(inst->error, sizeof(inst->error), fmt, ap);
-    va_end(ap);
-}
-
-const char *minion_error(const struct minion_instance *inst)
-{
-    return inst->error;
-}
-
-void minion_log(struct minion_instance *inst, enum minion_log_level level,
-                const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    log_vmsg(level, inst ? inst->label : NULL, fmt, ap);
-    va_end(ap);
-}
-
-void minion_instance_set_data(struct minion_instance *inst, void *data)
-{
-    inst->data = data;
-}
-
-void *minion_instance_data(const struct minion_instance *inst)
-{
-    return inst->data;
-}
-
-void *minion_instance_conf(const struct minion_instance *inst)
-{
-    return inst->conf;
-}
-
-struct event_base *minion_instance_base(const struct minion_instance *inst)
-{
-    return inst->base;
-}
-
-const struct minion_context *
-minion_instance_context(const struct minion_instance *inst)
-{
-    return inst->ctx;
-}
-
-void minion_instance_stopped(struct minion_instance *inst)
-{
-    if (inst->stopped) {
-        return;
-    }
-    inst->stopped = 1;
-    inst->stop_pending = 0;
-    if (inst->runner) {
-        runner_on_stopped(inst->runner, inst);
-    }
-}
-
-static void fail_with(struct minion_instance *inst, int exit_code,
-                      const char *fmt, va_list ap)
-{
-    vsnprintf(inst->error, sizeof(inst->error), fmt, ap);
-    log_msg(MINION_LOG_ERROR, inst->label, "%s", inst->error);
-    if (inst->runner) {
-        runner_fail(inst->runner, exit_code);
-    }
-}
-
-void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fail_with(inst, 1, fmt, ap);
-    va_end(ap);
-}
-
-void minion_instance_fail_config(struct minion_instance *inst,
-                                 const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fail_with(inst, 2, fmt, ap);
-    va_end(ap);
 }

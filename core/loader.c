@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,43 +80,49 @@ static void name_of(const char *path, char *name, size_t cap)
     name[n] = '\0';
 }
 
-static int check(const struct minion_plugin *p, const char *name,
-                 enum minion_kind kind, char *err, size_t errlen)
+/* Say why the last call on @lp failed. Returns @rc. */
+static int fail(struct loaded_plugin *lp, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct loaded_plugin *lp, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(lp->error, sizeof(lp->error), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int check(struct loaded_plugin *lp, const struct minion_plugin *p,
+                 const char *name, enum minion_kind kind)
 {
     const char *kn = loader_kind_name(kind);
 
     if (p->abi != MINION_ABI_MAJOR) {
-        snprintf(err, errlen, "%s %s: built for ABI %u, core is %d", kn,
+        return fail(lp, -EINVAL, "%s %s: built for ABI %u, core is %d", kn,
                  name, p->abi, MINION_ABI_MAJOR);
-        return -1;
     }
     if (p->abi_minor > MINION_ABI_MINOR) {
-        snprintf(err, errlen, "%s %s: needs core ABI %u.%u, this is %d.%d",
+        return fail(lp, -EINVAL, "%s %s: needs core ABI %u.%u, this is %d.%d",
                  kn, name, p->abi, p->abi_minor, MINION_ABI_MAJOR,
                  MINION_ABI_MINOR);
-        return -1;
     }
     if (p->size < PLUGIN_SIZE_2_0) {
-        snprintf(err, errlen,
-                 "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
+        return fail(lp, -EINVAL, "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
                  kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_2_0);
-        return -1;
     }
     if (p->options && p->option_size < OPTION_SIZE_2_0) {
-        snprintf(err, errlen, "%s %s: option rows are %u bytes, smaller "
+        return fail(lp, -EINVAL, "%s %s: option rows are %u bytes, smaller "
                  "than ABI %d's %zu", kn, name, p->option_size,
                  MINION_ABI_MAJOR, OPTION_SIZE_2_0);
-        return -1;
     }
     if (p->kind != kind) {
-        snprintf(err, errlen, "%s is a %s plugin, not a %s", name,
+        return fail(lp, -EINVAL, "%s is a %s plugin, not a %s", name,
                  loader_kind_name(p->kind), kn);
-        return -1;
     }
     if (!p->name || strcmp(p->name, name) != 0) {
-        snprintf(err, errlen, "%s %s: descriptor names itself '%s'", kn,
+        return fail(lp, -EINVAL, "%s %s: descriptor names itself '%s'", kn,
                  name, p->name ? p->name : "(null)");
-        return -1;
     }
     return 0;
 }
@@ -158,7 +165,7 @@ static struct minion_option *copy_options(const struct minion_plugin *p)
 }
 
 int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
-                 enum minion_kind kind, char *err, size_t errlen)
+                 enum minion_kind kind)
 {
     const char *kn = loader_kind_name(kind);
     size_t got = 0, need = 0;
@@ -183,64 +190,63 @@ int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
         break;
     }
     if (got < need || !ok) {
-        snprintf(err, errlen, "%s %s: %s", kn, p->name ? p->name : "?",
-                 got == 0 ? "no hook table"
-                 : got < need ? "hook table smaller than its required hooks"
-                 : kind == MINION_KIND_ENGINE ? "no request or finish hook"
-                 : kind == MINION_KIND_CALLBACK ? "no process hook"
-                                                : "no on_report hook");
-        return -1;
+        return fail(lp, -EINVAL, "%s %s: %s", kn, p->name ? p->name : "?",
+                    got == 0 ? "no hook table"
+                    : got < need ? "hook table smaller than its required hooks"
+                    : kind == MINION_KIND_ENGINE ? "no request or finish hook"
+                    : kind == MINION_KIND_CALLBACK ? "no process hook"
+                                                   : "no on_report hook");
     }
     if (p->options && !(lp->options = copy_options(p))) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        return fail(lp, -ENOMEM, "out of memory");
     }
     return 0;
 }
 
-static int open_file(const char *path, enum minion_kind kind,
-                     struct loaded_plugin *out, char *err, size_t errlen)
+static int open_file(struct loaded_plugin *out, const char *path,
+                     enum minion_kind kind)
 {
     char name[128], symbol[160];
     const struct minion_plugin *p;
     void *dl;
 
-    memset(out, 0, sizeof(*out));
+    int rc;
+
     name_of(path, name, sizeof(name));
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
-        snprintf(err, errlen, "cannot load %s plugin %s: %s",
-                 loader_kind_name(kind), path, dlerror());
-        return -1;
+        return fail(out, -ENOEXEC, "cannot load %s plugin %s: %s",
+                    loader_kind_name(kind), path, dlerror());
     }
     snprintf(symbol, sizeof(symbol), "minion_plugin_%s", name);
     p = dlsym(dl, symbol);
     if (!p) {
-        snprintf(err, errlen, "%s is not a minionize plugin: no symbol %s",
-                 path, symbol);
         dlclose(dl);
-        return -1;
+        return fail(out, -ENOEXEC, "%s is not a minionize plugin: no symbol %s",
+                    path, symbol);
     }
-    if (check(p, name, kind, err, errlen) < 0 ||
-        loader_adopt(out, p, kind, err, errlen) < 0) {
+    rc = check(out, p, name, kind);
+    if (rc == 0) {
+        rc = loader_adopt(out, p, kind);
+    }
+    if (rc < 0) {
         free(out->options);
-        memset(out, 0, sizeof(*out));
+        out->options = NULL;
+        out->plugin = NULL;
         dlclose(dl);
-        return -1;
+        return rc;
     }
     out->dl = dl;
     out->path = strdup(path);
     if (!out->path) {
-        snprintf(err, errlen, "out of memory");
         loader_close(out);
-        return -1;
+        return fail(out, -ENOMEM, "out of memory");
     }
     return 0;
 }
 
-int loader_open(const char *spec, enum minion_kind kind,
-                const char *search_path, struct loaded_plugin *out, char *err,
-                size_t errlen)
+int loader_open(struct loaded_plugin *out, const char *spec,
+                enum minion_kind kind, const char *search_path)
 {
     char file[PATH_MAX];
     const char *p;
@@ -248,11 +254,10 @@ int loader_open(const char *spec, enum minion_kind kind,
     memset(out, 0, sizeof(*out));
     if (strchr(spec, '/')) {
         if (access(spec, R_OK) < 0) {
-            snprintf(err, errlen, "cannot read %s plugin %s: %s",
-                     loader_kind_name(kind), spec, strerror(errno));
-            return -1;
+            return fail(out, -errno, "cannot read %s plugin %s: %s",
+                        loader_kind_name(kind), spec, strerror(errno));
         }
-        return open_file(spec, kind, out, err, errlen);
+        return open_file(out, spec, kind);
     }
     for (p = search_path; p && *p;) {
         const char *colon = strchr(p, ':');
@@ -260,17 +265,16 @@ int loader_open(const char *spec, enum minion_kind kind,
         if (n > 0 && n < sizeof(file) - strlen(spec) - 5) {
             snprintf(file, sizeof(file), "%.*s/%s.so", (int)n, p, spec);
             if (access(file, F_OK) == 0) {
-                return open_file(file, kind, out, err, errlen);
+                return open_file(out, file, kind);
             }
         }
         p = colon ? colon + 1 : NULL;
     }
     char *known = loader_list(kind, search_path);
-    snprintf(err, errlen, "unknown %s '%s' (available: %s)",
-             loader_kind_name(kind), spec,
-             known && *known ? known : "none found");
+    fail(out, -ENOENT, "unknown %s '%s' (available: %s)",
+         loader_kind_name(kind), spec, known && *known ? known : "none found");
     free(known);
-    return -1;
+    return -ENOENT;
 }
 
 void loader_close(struct loaded_plugin *lp)
@@ -322,8 +326,8 @@ char *loader_list(enum minion_kind kind, const char *search_path)
         struct dirent *e;
         while ((e = readdir(d))) {
             size_t el = strlen(e->d_name);
-            char file[PATH_MAX + 256], name[128], why[256];
-            struct loaded_plugin lp;
+            char file[PATH_MAX + 256], name[128];
+            struct loaded_plugin lp = {0};
 
             if (el < 4 || strcmp(e->d_name + el - 3, ".so") != 0) {
                 continue;
@@ -333,7 +337,7 @@ char *loader_list(enum minion_kind kind, const char *search_path)
                 continue;
             }
             snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
-            if (open_file(file, kind, &lp, why, sizeof(why)) < 0) {
+            if (open_file(&lp, file, kind) < 0) {
                 continue;
             }
             loader_close(&lp);

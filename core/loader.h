@@ -35,24 +35,25 @@ struct loaded_plugin {
     struct minion_callback_ops callback;
     struct minion_reporter_ops reporter;
     struct minion_option *options; /* owned; ends with a NULL name */
+    char error[768]; /* why the last loader_ call on it failed, one line */
 };
 
 /* Check @p (ABI, sizes, required hooks) and fill @lp's tables from it, for
- * a plugin that did not come from a file (tests). Returns 0, or -1 with
- * one line in @err. */
+ * a plugin that did not come from a file (tests). Returns 0, or a negative
+ * errno value with one line in lp->error. */
 int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
-                 enum minion_kind kind, char *err, size_t errlen);
+                 enum minion_kind kind);
 
 /* Where plugins given by name are searched: @user_path (MINION_PLUGIN_PATH,
  * colon list, may be NULL), the installed plugin dir, then the build tree
  * when this binary runs from it. Returns: new string; caller frees. */
 char *loader_search_path(const char *user_path);
 
-/* Open the @kind plugin @spec: a name ("redis") looked up in @search_path,
- * or a path to a .so. Returns 0, or -1 with one line in @err. */
-int loader_open(const char *spec, enum minion_kind kind,
-                const char *search_path, struct loaded_plugin *out, char *err,
-                size_t errlen);
+/* Open the @kind plugin @spec into @out (zeroed by the caller): a name
+ * ("redis") looked up in @search_path, or a path to a .so. Returns 0, or a
+ * negative errno value with one line in out->error. */
+int loader_open(struct loaded_plugin *out, const char *spec,
+                enum minion_kind kind, const char *search_path);
 void loader_close(struct loaded_plugin *lp);
 
 /* The names of the @kind plugins found in @search_path, comma separated.

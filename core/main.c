@@ -143,12 +143,10 @@ static int is_dry(const char *value)
 }
 
 /* The core settings, checked. Returns 0 or 2 (after logging). */
-static int load_core(struct core_conf *cc, const struct settings *cfg)
+static int load_core(struct core_conf *cc, struct settings *cfg)
 {
-    char err[512];
-
-    if (options_fill(core_options, cc, cfg, err, sizeof(err)) < 0) {
-        log_error("%s", err);
+    if (options_fill(core_options, cc, cfg) < 0) {
+        log_error("%s", settings_error(cfg));
         return 2;
     }
     if (cc->concurrency < 1 || cc->concurrency > 100000) {
@@ -204,13 +202,11 @@ static int help_plugin(const char *name, const char *search_path,
 {
     static const enum minion_kind kinds[] = {
         MINION_KIND_ENGINE, MINION_KIND_CALLBACK, MINION_KIND_REPORTER};
-    struct loaded_plugin lp;
-    char err[768];
     int found = 0;
 
     for (size_t i = 0; i < 3; i++) {
-        if (loader_open(name, kinds[i], search_path, &lp, err,
-                        sizeof(err)) == 0) {
+        struct loaded_plugin lp = {0};
+        if (loader_open(&lp, name, kinds[i], search_path) == 0) {
             if (found) {
                 printf("\n");
             }
@@ -354,11 +350,9 @@ static int add_available(struct known *k, const char *search_path)
         }
         for (char *name = strtok_r(list, ", ", &save); name;
              name = strtok_r(NULL, ", ", &save)) {
-            struct loaded_plugin lp;
-            char err[512];
+            struct loaded_plugin lp = {0};
 
-            if (loader_open(name, kinds[i], search_path, &lp, err,
-                            sizeof(err)) == 0) {
+            if (loader_open(&lp, name, kinds[i], search_path) == 0) {
                 known_add_table(k, lp.options);
                 loader_close(&lp);
             }
@@ -450,8 +444,7 @@ static struct event_base *new_loop(void)
 static int load_env_file(struct settings *cfg, const struct cli *cli)
 {
     const char *path = cli->env_file ? cli->env_file : ".env";
-    char err[512];
-    int rc = settings_load_dotenv(cfg, path, err, sizeof(err));
+    int rc = settings_load_dotenv(cfg, path);
 
     if (rc == -ENOENT && !cli->env_file) {
         return 0; /* ./.env is optional */
@@ -460,11 +453,45 @@ static int load_env_file(struct settings *cfg, const struct cli *cli)
         if (rc == -ENOENT) {
             log_error("--env-file %s: no such file", path);
         } else {
-            log_error("%s", err);
+            log_error("%s", settings_error(cfg));
         }
         return 2;
     }
     return 0;
+}
+
+/* The three start-up steps of an instance; a failure is logged here, once,
+ * with the instance's error line. */
+static int load_plugin(struct minion_instance *inst, const char *spec,
+                       const char *search_path, struct settings *cfg)
+{
+    int rc = instance_load(inst, spec, search_path, cfg);
+
+    if (rc < 0) {
+        log_error("%s", instance_error(inst));
+    }
+    return rc;
+}
+
+static int init_plugin(struct minion_instance *inst,
+                       const struct minion_context *ctx)
+{
+    int rc = instance_init(inst, ctx);
+
+    if (rc < 0) {
+        log_error("%s", instance_error(inst));
+    }
+    return rc;
+}
+
+static int start_plugin(struct minion_instance *inst, struct event_base *base)
+{
+    int rc = instance_start(inst, base);
+
+    if (rc < 0) {
+        log_error("%s", instance_error(inst));
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -479,7 +506,6 @@ int main(int argc, char **argv)
     struct runner *runner = NULL;
     struct utsname uts;
     char *search_path = NULL, *minion_id = NULL;
-    char err[1024];
     size_t n_reporters = 0;
     int rc;
 
@@ -541,31 +567,29 @@ int main(int argc, char **argv)
 
     /* Load and configure everything before any I/O, so a bad setting is
      * exit 2 with nothing consumed. */
-    engine = instance_new(cc.engine, MINION_KIND_ENGINE, search_path, cfg,
-                          err, sizeof(err));
-    if (!engine) {
-        log_error("%s", err);
-        goto out;
-    }
-    callback = instance_new(cc.callback, MINION_KIND_CALLBACK, search_path,
-                            cfg, err, sizeof(err));
-    if (!callback) {
-        log_error("%s", err);
-        goto out;
-    }
     while (cc.reporters[n_reporters]) {
         n_reporters++;
     }
+    engine = instance_new(MINION_KIND_ENGINE);
+    callback = instance_new(MINION_KIND_CALLBACK);
     reporters = calloc(n_reporters, sizeof(*reporters));
-    if (!reporters) {
+    for (size_t i = 0; reporters && i < n_reporters; i++) {
+        reporters[i] = instance_new(MINION_KIND_REPORTER);
+        if (!reporters[i]) {
+            break;
+        }
+    }
+    if (!engine || !callback || !reporters ||
+        (n_reporters && !reporters[n_reporters - 1])) {
         log_error("out of memory");
         goto out;
     }
+    if (load_plugin(engine, cc.engine, search_path, cfg) < 0 ||
+        load_plugin(callback, cc.callback, search_path, cfg) < 0) {
+        goto out;
+    }
     for (size_t i = 0; i < n_reporters; i++) {
-        reporters[i] = instance_new(cc.reporters[i], MINION_KIND_REPORTER,
-                                    search_path, cfg, err, sizeof(err));
-        if (!reporters[i]) {
-            log_error("%s", err);
+        if (load_plugin(reporters[i], cc.reporters[i], search_path, cfg) < 0) {
             goto out;
         }
     }
@@ -579,14 +603,11 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    if (instance_init(engine, &ctx, err, sizeof(err)) < 0 ||
-        instance_init(callback, &ctx, err, sizeof(err)) < 0) {
-        log_error("%s", err);
+    if (init_plugin(engine, &ctx) < 0 || init_plugin(callback, &ctx) < 0) {
         goto out;
     }
     for (size_t i = 0; i < n_reporters; i++) {
-        if (instance_init(reporters[i], &ctx, err, sizeof(err)) < 0) {
-            log_error("%s", err);
+        if (init_plugin(reporters[i], &ctx) < 0) {
             goto out;
         }
     }
@@ -610,14 +631,11 @@ int main(int argc, char **argv)
     runner_set_dead_exit(runner, (int)cc.dead_exit);
     /* The engine starts last: nothing is taken before the rest is ready. */
     for (size_t i = 0; i < n_reporters; i++) {
-        if (instance_start(reporters[i], base, err, sizeof(err)) < 0) {
-            log_error("%s", err);
+        if (start_plugin(reporters[i], base) < 0) {
             goto out;
         }
     }
-    if (instance_start(callback, base, err, sizeof(err)) < 0 ||
-        instance_start(engine, base, err, sizeof(err)) < 0) {
-        log_error("%s", err);
+    if (start_plugin(callback, base) < 0 || start_plugin(engine, base) < 0) {
         goto out;
     }
     log_debug("minion %s: engine %s, callback %s, -j%u", ctx.minion_id,

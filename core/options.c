@@ -240,12 +240,12 @@ int options_set(const struct minion_option *opt, void *conf, const char *text,
 }
 
 int options_fill(const struct minion_option *opts, void *conf,
-                 const struct settings *cfg, char *err, size_t errlen)
+                 struct settings *cfg)
 {
     char why[256];
 
     for (const struct minion_option *o = opts; o && o->name; o++) {
-        const char *text = cfg ? settings_get(cfg, o->name) : NULL;
+        const char *text = settings_get(cfg, o->name);
         const char *from = text ? settings_source(cfg, o->name) : "default";
 
         if (!text) {
@@ -253,18 +253,18 @@ int options_fill(const struct minion_option *opts, void *conf,
         }
         if (!text) {
             if (o->flags & MINION_OPT_REQUIRED) {
-                snprintf(err, errlen, "%s is required", o->name);
+                settings_set_error(cfg, "%s is required", o->name);
                 return -EINVAL;
             }
             continue;
         }
         if (options_set(o, conf, text, why, sizeof(why)) < 0) {
-            snprintf(err, errlen, "%s (from %s): %s", o->name, from, why);
+            settings_set_error(cfg, "%s (from %s): %s", o->name, from, why);
             return -EINVAL;
         }
         if ((o->flags & MINION_OPT_REQUIRED) && o->type == MINION_OPT_STRING &&
             text[0] == '\0') {
-            snprintf(err, errlen, "%s is required", o->name);
+            settings_set_error(cfg, "%s is required", o->name);
             return -EINVAL;
         }
     }

@@ -17,10 +17,11 @@ int options_set(const struct minion_option *opt, void *conf, const char *text,
                 char *err, size_t errlen);
 
 /* Fill @conf (zeroed by the caller) from @opts: each option's value from
- * @cfg, else its default. Returns 0, or -EINVAL with "NAME: why" in @err;
- * @conf then holds what was parsed so far (free it with options_free). */
+ * @cfg, else its default. Returns 0, or -EINVAL with "NAME (from flag):
+ * why" in settings_error(@cfg); @conf then holds what was parsed so far
+ * (free it with options_free). */
 int options_fill(const struct minion_option *opts, void *conf,
-                 const struct settings *cfg, char *err, size_t errlen);
+                 struct settings *cfg);
 
 /* Free the strings and lists options_fill stored in @conf. */
 void options_free(const struct minion_option *opts, void *conf);

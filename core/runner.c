@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "clock.h"
 #include "decoder.h"
 #include "instance.h"
 #include "log.h"
@@ -136,12 +138,12 @@ static void defer_task(struct runner *r, struct minion_task *t)
     /* One warning, then one a minute while it lasts or comes back: a
      * minion at its limit can hold and restart tasks many times a second. */
     if (r->defer_warned == 0 ||
-        minion_now() - r->defer_warned >= DEFER_REMIND_S) {
+        clock_now() - r->defer_warned >= DEFER_REMIND_S) {
         log_warn("%s task %s: %s; holding it and trying again (not counted "
                  "as an attempt)",
                  r->defer_warned == 0 ? "cannot start" : "still cannot start",
                  t->id, t->said->error ? t->said->error : "no reason given");
-        r->defer_warned = minion_now();
+        r->defer_warned = clock_now();
         r->defer_logged = 1;
     } else {
         log_debug("task %s held again: %s", t->id,
@@ -244,10 +246,8 @@ static void report_all(struct runner *r, const struct minion_report *rep)
 
 #define N_STATUS(r, s) ((r)->stats.by_status[MINION_STATUS_##s])
 
-void minion_stats_get(const struct minion_instance *inst,
-                      struct minion_stats *out)
+void runner_stats(const struct runner *r, struct minion_stats *out)
 {
-    struct runner *r = inst->runner;
     struct stats none;
 
     if (!r) { /* not running yet, or any more */
@@ -290,20 +290,20 @@ static void settle(struct runner *r, struct minion_task *t,
     enum minion_verdict verdict;
     enum minion_status status;
 
-    t->end = minion_now();
+    t->end = clock_now();
     if (t->timer) {
         event_free(t->timer);
         t->timer = NULL;
     }
     if (t->timed_out) {
         outcome = MINION_RETRY;
-        minion_task_set_error(t, "timed out after %gs", r->ctx->timeout);
+        task_set_error(t, "timed out after %gs", r->ctx->timeout);
     }
     if (outcome != MINION_OK && outcome != MINION_REJECT) {
         outcome = MINION_RETRY;
     }
     if (outcome != MINION_OK && !t->said->error) {
-        minion_task_set_error(t, outcome == MINION_REJECT ? "rejected"
+        task_set_error(t, outcome == MINION_REJECT ? "rejected"
                                                           : "failed");
     }
     task_flush_output(t);
@@ -331,7 +331,7 @@ static void settle(struct runner *r, struct minion_task *t,
     process_action.start = t->start;
     process_action.end = t->end;
     if (t->n_actions > 0) {
-        minion_task_add_action(t, "process", t->start, t->end);
+        task_add_action(t, "process", t->start, t->end);
     }
 
     memset(&rep, 0, sizeof(rep));
@@ -366,10 +366,8 @@ static void settle(struct runner *r, struct minion_task *t,
     schedule(r);
 }
 
-void minion_task_set_waiting(minion_task *t, int waiting)
+void runner_set_waiting(struct runner *r, struct minion_task *t, int waiting)
 {
-    struct runner *r = t->runner;
-
     waiting = waiting != 0;
     if ((int)t->waiting == waiting) {
         return;
@@ -434,7 +432,7 @@ static void dry_run(struct runner *r, struct minion_task *t)
     if (cb->lp.callback.describe) {
         rc = cb->lp.callback.describe(cb, t, &t->out);
     } else {
-        minion_output_write(&t->out, t->param, t->len);
+        task_output_write(&t->out, t->param, t->len);
     }
     settle(r, t, rc == 0 ? MINION_OK : MINION_REJECT);
 }
@@ -450,9 +448,9 @@ static void start_task(struct runner *r, struct minion_task *t)
         settle(r, t, MINION_RETRY);
         return;
     }
-    t->start = minion_now(); /* again for a held task: this run starts now */
+    t->start = clock_now(); /* again for a held task: this run starts now */
     if (decoder_check(r->ctx->decoder, t->param, t->len, why, sizeof(why))) {
-        minion_task_set_error(t, "%s", why);
+        task_set_error(t, "%s", why);
         settle(r, t, MINION_REJECT);
         return;
     }
@@ -479,17 +477,31 @@ static void start_task(struct runner *r, struct minion_task *t)
     cb->lp.callback.process(cb, t); /* may end (and free) t at once */
 }
 
-int minion_engine_deliver(struct minion_instance *inst,
-                          const struct minion_param *param)
+/* A plugin broke the rules: say so as its error, and stop (exit 1). */
+static void fail_plugin(struct runner *r, struct minion_instance *inst,
+                        const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail_plugin(struct runner *r, struct minion_instance *inst,
+                        const char *fmt, ...)
 {
-    struct runner *r = inst->runner;
-    struct minion_param full = MINION_PARAM_INIT;
+    va_list ap;
+
+    va_start(ap, fmt);
+    instance_vset_error(inst, fmt, ap);
+    va_end(ap);
+    log_msg(MINION_LOG_ERROR, inst->label, "%s", instance_error(inst));
+    runner_fail(r, 1);
+}
+
+int runner_deliver(struct runner *r, struct minion_instance *inst,
+                   const struct minion_param *param)
+{    struct minion_param full = MINION_PARAM_INIT;
     const struct minion_param *p = &full;
     struct minion_task *t;
 
     /* Read only what the engine's header had; the rest stays 0. */
     if (param->size < PARAM_SIZE_2_0) {
-        minion_instance_fail(inst, "a param of %u bytes: not made with "
+        fail_plugin(r, inst, "a param of %u bytes: not made with "
                              "MINION_PARAM_INIT", param->size);
         return -EINVAL;
     }
@@ -500,7 +512,7 @@ int minion_engine_deliver(struct minion_instance *inst,
     }
     t = task_new(p, r->ctx->result_bytes);
     if (!t) {
-        minion_instance_fail(inst, "out of memory for a task");
+        fail_plugin(r, inst, "out of memory for a task");
         return -ENOMEM;
     }
     r->credit--;
@@ -515,14 +527,12 @@ int minion_engine_deliver(struct minion_instance *inst,
     return 0;
 }
 
-void minion_engine_report(struct minion_instance *inst,
-                          const struct minion_report *report)
-{
-    struct runner *r = inst->runner;
-    struct minion_report rep = MINION_REPORT_INIT;
+void runner_report(struct runner *r, struct minion_instance *inst,
+                   const struct minion_report *report)
+{    struct minion_report rep = MINION_REPORT_INIT;
 
     if (report->size < REPORT_SIZE_2_0) {
-        minion_instance_fail(inst, "a report of %u bytes: not made with "
+        fail_plugin(r, inst, "a report of %u bytes: not made with "
                              "MINION_REPORT_INIT", report->size);
         return;
     }
@@ -540,10 +550,8 @@ void minion_engine_report(struct minion_instance *inst,
     report_all(r, &rep);
 }
 
-void minion_engine_drained(struct minion_instance *inst)
+void runner_drained(struct runner *r)
 {
-    struct runner *r = inst->runner;
-
     r->engine_drained = 1;
     schedule(r);
 }

@@ -33,7 +33,15 @@ void runner_set_dead_exit(struct runner *r, int code);
  * time. */
 int runner_run(struct runner *r);
 
-/* Loop thread only. */
+/* What <minionize/plugin.h> promises, for api.c. Loop thread only. */
+int runner_deliver(struct runner *r, struct minion_instance *inst,
+                   const struct minion_param *param);
+void runner_report(struct runner *r, struct minion_instance *inst,
+                   const struct minion_report *report);
+void runner_drained(struct runner *r);
+void runner_set_waiting(struct runner *r, struct minion_task *t, int waiting);
+/* @r may be NULL (not running yet, or any more): all zeros. */
+void runner_stats(const struct runner *r, struct minion_stats *out);
 void runner_task_done(struct runner *r, struct minion_task *t,
                       enum minion_outcome outcome);
 void runner_on_stopped(struct runner *r, struct minion_instance *inst);

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "clock.h"
 #include "stats.h"
 
 /* From a millisecond to an hour: the spread of tasks minionize runs. */
@@ -13,7 +14,7 @@ const double stats_bucket_bounds[STATS_BUCKETS] = {
 void stats_init(struct stats *s)
 {
     memset(s, 0, sizeof(*s));
-    s->started = minion_now();
+    s->started = clock_now();
 }
 
 void stats_record(struct stats *s, enum minion_status status, double seconds)

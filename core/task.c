@@ -12,7 +12,7 @@
 
 #include <event2/event.h>
 
-#include "runner.h"
+#include "clock.h"
 #include "task.h"
 
 /* A line longer than this is passed on in pieces of this size, each ended
@@ -60,25 +60,6 @@ int task_write_stdout(const char *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
-}
-
-double minion_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-const char *minion_status_name(enum minion_status status)
-{
-    switch (status) {
-    case MINION_STATUS_OK: return "ok";
-    case MINION_STATUS_FAILED: return "failed";
-    case MINION_STATUS_DEAD: return "dead";
-    case MINION_STATUS_RELEASED: return "released";
-    }
-    return "unknown";
 }
 
 struct minion_task *task_new(const struct minion_param *p, size_t result_bytes)
@@ -214,7 +195,7 @@ static void echo_lines(struct minion_output *o)
     }
 }
 
-int minion_output_write(minion_output *o, const void *buf, size_t len)
+int task_output_write(struct minion_output *o, const void *buf, size_t len)
 {
     if (len == 0) {
         return 0;
@@ -231,29 +212,30 @@ int minion_output_write(minion_output *o, const void *buf, size_t len)
     return 0;
 }
 
-int minion_output_printf(minion_output *o, const char *fmt, ...)
+int task_output_vprintf(struct minion_output *o, const char *fmt, va_list ap)
 {
-    char small[512];
-    va_list ap;
-    int n;
+    char small[512], *big;
+    va_list again;
+    int n, rc;
 
-    va_start(ap, fmt);
+    va_copy(again, ap);
     n = vsnprintf(small, sizeof(small), fmt, ap);
-    va_end(ap);
     if (n < 0) {
+        va_end(again);
         return -EINVAL;
     }
     if ((size_t)n < sizeof(small)) {
-        return minion_output_write(o, small, (size_t)n);
+        va_end(again);
+        return task_output_write(o, small, (size_t)n);
     }
-    char *big = malloc((size_t)n + 1);
+    big = malloc((size_t)n + 1);
     if (!big) {
+        va_end(again);
         return -ENOMEM;
     }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    int rc = minion_output_write(o, big, (size_t)n);
+    vsnprintf(big, (size_t)n + 1, fmt, again);
+    va_end(again);
+    rc = task_output_write(o, big, (size_t)n);
     free(big);
     return rc;
 }
@@ -282,73 +264,39 @@ const char *task_result(const struct minion_task *t, size_t *len)
     return o->tail ? o->tail + o->tail_len - n : "";
 }
 
-/* ------------------------------------------------------------------------ */
-/* The public task API                                                       */
-
-const char *minion_task_param(const minion_task *t, size_t *len)
-{
-    if (len) {
-        *len = t->len;
-    }
-    return t->param;
-}
-
-const char *minion_task_id(const minion_task *t)
-{
-    return t->id;
-}
-
-unsigned minion_task_attempt(const minion_task *t)
-{
-    return t->attempt;
-}
-
-minion_output *minion_task_output(minion_task *t)
-{
-    return &t->out;
-}
-
-void minion_task_set_error(const minion_task *task, const char *fmt, ...)
+void task_vset_error(const struct minion_task *task, const char *fmt,
+                     va_list ap)
 {
     struct task_said *said = task->said; /* only its owner thread calls */
-    va_list ap;
     char *e = NULL;
 
-    va_start(ap, fmt);
     if (vasprintf(&e, fmt, ap) < 0) {
-        e = NULL;
+        return;
     }
-    va_end(ap);
-    if (e) {
-        /* One line: the error goes into logs and result fields. */
-        for (char *p = e; *p; p++) {
-            if (*p == '\n' || *p == '\r') {
-                *p = ' ';
-            }
+    /* One line: the error goes into logs and result fields. */
+    for (char *p = e; *p; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
         }
-        free(said->error);
-        said->error = e;
     }
+    free(said->error);
+    said->error = e;
 }
 
-void minion_task_set_exit_code(const minion_task *task, int code)
+void task_set_error(const struct minion_task *task, const char *fmt, ...)
 {
-    task->said->exit_code = code;
+    va_list ap;
+
+    va_start(ap, fmt);
+    task_vset_error(task, fmt, ap);
+    va_end(ap);
 }
 
-void minion_task_set_data(minion_task *t, void *data)
+void task_add_action(struct minion_task *t, const char *name, double start,
+                     double end)
 {
-    t->data = data;
-}
+    char *copy;
 
-void *minion_task_data(const minion_task *t)
-{
-    return t->data;
-}
-
-void minion_task_add_action(minion_task *t, const char *name, double start,
-                            double end)
-{
     if (t->n_actions == t->cap_actions) {
         size_t cap = t->cap_actions ? t->cap_actions * 2 : 4;
         struct minion_action *a = realloc(t->actions, cap * sizeof(*a));
@@ -358,7 +306,7 @@ void minion_task_add_action(minion_task *t, const char *name, double start,
         t->actions = a;
         t->cap_actions = cap;
     }
-    char *copy = strdup(name);
+    copy = strdup(name);
     if (!copy) {
         return;
     }
@@ -366,9 +314,4 @@ void minion_task_add_action(minion_task *t, const char *name, double start,
     t->actions[t->n_actions].start = start;
     t->actions[t->n_actions].end = end;
     t->n_actions++;
-}
-
-void minion_task_done(minion_task *t, enum minion_outcome outcome)
-{
-    runner_task_done(t->runner, t, outcome);
 }

@@ -3,6 +3,7 @@
 #ifndef CORE_TASK_H
 #define CORE_TASK_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <minionize/plugin.h>
@@ -61,6 +62,23 @@ void task_reset(struct minion_task *task);
 /* The result: the last @limit bytes written. Borrows: valid until the task
  * is freed or written to. */
 const char *task_result(const struct minion_task *task, size_t *len);
+
+/* Append to the output (minion_output_write: the tail kept as the result,
+ * whole lines echoed on the loop thread). Returns 0 or -ENOMEM. */
+int task_output_write(struct minion_output *o, const void *buf, size_t len);
+int task_output_vprintf(struct minion_output *o, const char *fmt,
+                        va_list ap);
+
+/* Say why the task failed (minion_task_set_error): one line, the last call
+ * wins. Only the thread running the task calls it. */
+void task_vset_error(const struct minion_task *task, const char *fmt,
+                     va_list ap);
+void task_set_error(const struct minion_task *task, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Add a step to the timeline. Borrows: name (copied). */
+void task_add_action(struct minion_task *t, const char *name, double start,
+                     double end);
 
 /* Pass what is left of the output to stdout, ending with a newline. */
 void task_flush_output(struct minion_task *task);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,22 @@ struct layer {
 struct settings {
     struct layer flags;
     struct layer dotenv;
+    char error[768]; /* why the last call that failed did */
 };
+
+void settings_set_error(struct settings *cfg, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cfg->error, sizeof(cfg->error), fmt, ap);
+    va_end(ap);
+}
+
+const char *settings_error(const struct settings *cfg)
+{
+    return cfg->error;
+}
 
 static struct pair *layer_find(const struct layer *l, const char *key)
 {
@@ -99,8 +115,7 @@ static int on_dotenv(const char *key, const char *value, void *arg)
     return layer_set(arg, key, value) < 0 ? 1 : 0;
 }
 
-int settings_load_dotenv(struct settings *cfg, const char *path, char *err,
-                       size_t errlen)
+int settings_load_dotenv(struct settings *cfg, const char *path)
 {
     FILE *f = fopen(path, "re");
     char *text = NULL;
@@ -111,7 +126,7 @@ int settings_load_dotenv(struct settings *cfg, const char *path, char *err,
     if (!f) {
         int e = errno;
         if (e != ENOENT) {
-            snprintf(err, errlen, "%s: %s", path, strerror(e));
+            settings_set_error(cfg, "%s: %s", path, strerror(e));
         }
         return -e;
     }
@@ -121,7 +136,7 @@ int settings_load_dotenv(struct settings *cfg, const char *path, char *err,
             char *t = realloc(text, cap);
             if (!t) {
                 rc = -ENOMEM;
-                snprintf(err, errlen, "%s: out of memory", path);
+                settings_set_error(cfg, "%s: out of memory", path);
                 goto out;
             }
             text = t;
@@ -134,13 +149,13 @@ int settings_load_dotenv(struct settings *cfg, const char *path, char *err,
     }
     if (ferror(f)) {
         rc = -EIO;
-        snprintf(err, errlen, "%s: read error", path);
+        settings_set_error(cfg, "%s: read error", path);
         goto out;
     }
     if (dotenv_parse(text, len, on_dotenv, &cfg->dotenv, why,
                      sizeof(why)) < 0) {
         rc = -EINVAL;
-        snprintf(err, errlen, "%s: %s", path, why);
+        settings_set_error(cfg, "%s: %s", path, why);
     }
 out:
     free(text);

@@ -18,9 +18,14 @@ int settings_set_flag(struct settings *cfg, const char *key, const char *value);
 
 /* Read a .env file. Its values never override the environment (settings_get
  * checks the environment first). Returns 0, -ENOENT when the file does not
- * exist, or another negative errno with one line in @err. */
-int settings_load_dotenv(struct settings *cfg, const char *path, char *err,
-                       size_t errlen);
+ * exist, or another negative errno with one line in settings_error(). */
+int settings_load_dotenv(struct settings *cfg, const char *path);
+
+/* The one error line of @cfg: why the last call on it that failed did
+ * (settings_load_dotenv, options_fill). Set by those calls. */
+void settings_set_error(struct settings *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+const char *settings_error(const struct settings *cfg);
 
 /* The value for @key: flag > environment > .env; NULL when none sets it.
  * Returns a borrowed string valid until the config is freed (or, for the

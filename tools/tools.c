@@ -61,11 +61,8 @@ int tools_usage(const char *fmt, ...)
 int tools_load_env(struct settings *cfg, const char *env_file)
 {
     const char *path = env_file != NULL ? env_file : ".env";
-    char err[512];
-    int rc;
+    int rc = settings_load_dotenv(cfg, path);
 
-    err[0] = '\0';
-    rc = settings_load_dotenv(cfg, path, err, sizeof(err));
     if (rc == -ENOENT && env_file == NULL) {
         return 0; /* ./.env is optional */
     }
@@ -74,7 +71,8 @@ int tools_load_env(struct settings *cfg, const char *env_file)
         return 2;
     }
     if (rc < 0) {
-        tools_error("%s", err[0] != '\0' ? err : strerror(-rc));
+        tools_error("%s", settings_error(cfg)[0] != '\0' ? settings_error(cfg)
+                                                       : strerror(-rc));
         return 2;
     }
     return 0;

@@ -176,11 +176,10 @@ static const struct minion_plugin test_reporter = {
 static struct minion_instance *instance(const struct minion_plugin *p,
                                         const struct minion_context *ctx)
 {
-    struct minion_instance *inst = calloc(1, sizeof(*inst));
-    char err[256];
+    struct minion_instance *inst = instance_new(p->kind);
 
     assert_non_null(inst);
-    assert_int_equal(loader_adopt(&inst->lp, p, p->kind, err, sizeof(err)), 0);
+    assert_int_equal(loader_adopt(&inst->lp, p, p->kind), 0);
     inst->plugin = p;
     inst->ctx = ctx;
     snprintf(inst->label, sizeof(inst->label), "test %s", p->name);

@@ -38,14 +38,13 @@ static int remove_envfile(void **state)
 static void precedence(void **state)
 {
     struct settings *s = settings_new();
-    char err[256];
 
     assert_non_null(s);
     setenv("T_ALL", "env", 1);
     setenv("T_ENV_DOTENV", "env", 1);
     unsetenv("T_DOTENV");
     unsetenv("T_NONE");
-    assert_int_equal(settings_load_dotenv(s, envfile, err, sizeof(err)), 0);
+    assert_int_equal(settings_load_dotenv(s, envfile), 0);
     assert_int_equal(settings_set_flag(s, "T_ALL", "flag"), 0);
 
     assert_string_equal(settings_get(s, "T_ALL"), "flag");
@@ -55,8 +54,7 @@ static void precedence(void **state)
     assert_string_equal(settings_get(s, "T_DOTENV"), "dotenv");
     assert_string_equal(settings_source(s, "T_DOTENV"), ".env");
     assert_null(settings_get(s, "T_NONE"));
-    assert_int_equal(settings_load_dotenv(s, "/nonexistent/.env", err,
-                                          sizeof(err)),
+    assert_int_equal(settings_load_dotenv(s, "/nonexistent/.env"),
                      -2 /* -ENOENT */);
     settings_free(s);
 }
@@ -89,13 +87,12 @@ static void defaults_and_overrides(void **state)
 {
     struct settings *s = settings_new();
     struct conf c;
-    char err[256];
 
     for (const struct minion_option *o = opts; o->name; o++) {
         unsetenv(o->name);
     }
     memset(&c, 0, sizeof(c));
-    assert_int_equal(options_fill(opts, &c, s, err, sizeof(err)), 0);
+    assert_int_equal(options_fill(opts, &c, s), 0);
     assert_string_equal(c.name, "dflt");
     assert_int_equal(c.count, 3);
     assert_int_equal(c.flag, 0);
@@ -112,7 +109,7 @@ static void defaults_and_overrides(void **state)
     settings_set_flag(s, "T_FLAG", "yes");
     settings_set_flag(s, "T_BYTES", "1M");
     memset(&c, 0, sizeof(c));
-    assert_int_equal(options_fill(opts, &c, s, err, sizeof(err)), 0);
+    assert_int_equal(options_fill(opts, &c, s), 0);
     assert_int_equal(c.flag, 1);
     assert_true(c.wait > 0.249 && c.wait < 0.251);
     assert_int_equal(c.bytes, 1048576);
@@ -125,7 +122,6 @@ static void bad_values_name_the_setting(void **state)
 {
     struct settings *s = settings_new();
     struct conf c;
-    char err[256];
     const char *bad[][2] = {{"T_COUNT", "12x"}, {"T_FLAG", "maybe"},
                             {"T_WAIT", "soon"}, {"T_BYTES", "-1"},
                             {"T_MODE", "yaml"}, {"T_COUNT", ""}};
@@ -133,10 +129,10 @@ static void bad_values_name_the_setting(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         settings_set_flag(s, bad[i][0], bad[i][1]);
         memset(&c, 0, sizeof(c));
-        assert_int_equal(options_fill(opts, &c, s, err, sizeof(err)),
+        assert_int_equal(options_fill(opts, &c, s),
                          -22 /* -EINVAL */);
-        assert_non_null(strstr(err, bad[i][0]));
-        assert_non_null(strstr(err, "flag"));
+        assert_non_null(strstr(settings_error(s), bad[i][0]));
+        assert_non_null(strstr(settings_error(s), "flag"));
         options_free(opts, &c);
         settings_free(s);
         s = settings_new();
