@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "errbuf.h"
 #include "loader.h"
 
 /* The first released sizes as literal numbers, where pointers are 8
@@ -88,7 +89,7 @@ static int fail(struct loaded_plugin *lp, int rc, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(lp->error, sizeof(lp->error), fmt, ap);
+    errbuf_vset(lp->error, sizeof(lp->error), rc, fmt, ap);
     va_end(ap);
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "decoder.h"
+#include "dlist.h"
 #include "instance.h"
 #include "log.h"
 #include "runner.h"
@@ -87,25 +88,13 @@ static void schedule(struct runner *r)
 
 static void link_task(struct runner *r, struct minion_task *t)
 {
-    t->prev = NULL;
-    t->next = r->tasks;
-    if (r->tasks) {
-        r->tasks->prev = t;
-    }
-    r->tasks = t;
+    DLIST_PUSH(r->tasks, t);
     r->in_flight++;
 }
 
 static void unlink_task(struct runner *r, struct minion_task *t)
 {
-    if (t->prev) {
-        t->prev->next = t->next;
-    } else {
-        r->tasks = t->next;
-    }
-    if (t->next) {
-        t->next->prev = t->prev;
-    }
+    DLIST_UNLINK(r->tasks, t);
     r->in_flight--;
 }
 

@@ -3,6 +3,7 @@
  * every program accepts exactly the same URLs and says the same things about
  * bad ones. Error messages never repeat the user or password: they end up in
  * logs. */
+#include "errbuf.h"
 #include "redis_url.h"
 
 #include <errno.h>
@@ -18,21 +19,6 @@
 #define FORMS                                                                  \
     "expected redis://[[user]:password@]host[:port][/db] or "                  \
     "unix:///path/redis.sock[?db=N]"
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static int hexval(char c)
 {
@@ -92,16 +78,16 @@ static int set_secret(char **dst, const char *s, size_t len, const char *what,
     int bad;
 
     if (*dst != NULL) {
-        return fail(err, errlen, -EINVAL, "%s given twice", what);
+        return errbuf_set(err, errlen, -EINVAL, "%s given twice", what);
     }
     *dst = pct_decode(s, len, &bad);
     if (bad) {
-        return fail(err, errlen, -EINVAL,
+        return errbuf_set(err, errlen, -EINVAL,
                     "bad percent-encoding in the %s (use %%XX, not %%00)",
                     what);
     }
     if (*dst == NULL && len > 0) {
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return errbuf_set(err, errlen, -ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -131,7 +117,7 @@ static int set_db(struct redis_url *out, const char *s, size_t len, char *err,
     long v = parse_num(s, len, 0, INT_MAX);
 
     if (v < 0) {
-        return fail(err, errlen, -EINVAL,
+        return errbuf_set(err, errlen, -EINVAL,
                     "bad database number '%.*s': expected an integer >= 0",
                     (int)len, s);
     }
@@ -158,7 +144,7 @@ static int parse_userinfo(struct redis_url *out, const char *s, size_t len,
                     "password", err, errlen);
     if (rc == 0 && out->user != NULL && out->password == NULL) {
         /* AUTH needs both: "user:@" is surely a typo. */
-        return fail(err, errlen, -EINVAL, "a user needs a password");
+        return errbuf_set(err, errlen, -EINVAL, "a user needs a password");
     }
     return rc;
 }
@@ -186,7 +172,7 @@ static int parse_query(struct redis_url *out, const char *q, char *err,
         } else if (end == p) {
             rc = 0; /* tolerate "?db=1&" and "a&&b" */
         } else {
-            rc = fail(err, errlen, -EINVAL,
+            rc = errbuf_set(err, errlen, -EINVAL,
                       "unknown URL parameter '%.*s' (expected db=N or "
                       "password=P)",
                       (int)klen, p);
@@ -216,24 +202,24 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
     if (len > 0 && s[0] == '[') {
         close = memchr(s, ']', len);
         if (close == NULL) {
-            return fail(err, errlen, -EINVAL,
+            return errbuf_set(err, errlen, -EINVAL,
                         "missing ']' after the IPv6 address");
         }
         host = s + 1;
         hlen = (size_t)(close - host);
         if (hlen == 0) {
-            return fail(err, errlen, -EINVAL, "empty IPv6 address '[]'");
+            return errbuf_set(err, errlen, -EINVAL, "empty IPv6 address '[]'");
         }
         for (i = 0; i < hlen; i++) {
             if (!host_char_ok(host[i]) && host[i] != ':' && host[i] != '%') {
-                return fail(err, errlen, -EINVAL,
+                return errbuf_set(err, errlen, -EINVAL,
                             "bad character in IPv6 address '%.*s'", (int)hlen,
                             host);
             }
         }
         if (close + 1 < s + len) {
             if (close[1] != ':') {
-                return fail(err, errlen, -EINVAL,
+                return errbuf_set(err, errlen, -EINVAL,
                             "expected ':port' after ']', got '%.*s'",
                             (int)(s + len - close - 1), close + 1);
             }
@@ -248,14 +234,14 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
             port = colon + 1;
             plen = len - hlen - 1;
             if (memchr(port, ':', plen) != NULL) {
-                return fail(err, errlen, -EINVAL,
+                return errbuf_set(err, errlen, -EINVAL,
                             "IPv6 addresses go in brackets: "
                             "redis://[::1]:6379");
             }
         }
         for (i = 0; i < hlen; i++) {
             if (!host_char_ok(host[i])) {
-                return fail(err, errlen, -EINVAL,
+                return errbuf_set(err, errlen, -EINVAL,
                             "bad character '%c' in host '%.*s'", host[i],
                             (int)hlen, host);
             }
@@ -264,11 +250,11 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
     out->port = DEFAULT_PORT;
     if (port != NULL) {
         if (plen == 0) {
-            return fail(err, errlen, -EINVAL, "missing port number after ':'");
+            return errbuf_set(err, errlen, -EINVAL, "missing port number after ':'");
         }
         v = parse_num(port, plen, 1, 65535);
         if (v < 0) {
-            return fail(err, errlen, -EINVAL,
+            return errbuf_set(err, errlen, -EINVAL,
                         "bad port '%.*s': expected a number from 1 to 65535",
                         (int)plen, port);
         }
@@ -280,7 +266,7 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
 
         out->host = pct_decode(host, hlen, &bad);
         if (bad) {
-            return fail(err, errlen, -EINVAL,
+            return errbuf_set(err, errlen, -EINVAL,
                         "bad percent-encoding in IPv6 address '%.*s'",
                         (int)hlen, host);
         }
@@ -288,7 +274,7 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
         out->host = hlen > 0 ? strndup(host, hlen) : strdup(DEFAULT_HOST);
     }
     if (out->host == NULL) {
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return errbuf_set(err, errlen, -ENOMEM, "out of memory");
     }
     return 0;
 }
@@ -304,7 +290,7 @@ static int parse_tcp(struct redis_url *out, const char *rest, char *err,
     /* An '@' after the first '/' or '?' means a password with an unencoded
      * '/' or '?': say so without echoing any part of it. */
     if (strchr(path, '@') != NULL) {
-        return fail(err, errlen, -EINVAL,
+        return errbuf_set(err, errlen, -EINVAL,
                     "a '/' or '?' in the user or password must be "
                     "percent-encoded (%%2F, %%3F)");
     }
@@ -348,14 +334,14 @@ static int parse_unix(struct redis_url *out, const char *rest, char *err,
     int rc;
 
     if (slash == NULL) {
-        return fail(err, errlen, -EINVAL,
+        return errbuf_set(err, errlen, -EINVAL,
                     "unix:// needs an absolute socket path: "
                     "unix:///path/redis.sock");
     }
     if (slash != rest) {
         /* Only a userinfo may sit between "unix://" and the path. */
         if (slash[-1] != '@') {
-            return fail(err, errlen, -EINVAL,
+            return errbuf_set(err, errlen, -EINVAL,
                         "unix:// needs an absolute socket path: "
                         "unix:///path/redis.sock (three slashes)");
         }
@@ -366,11 +352,11 @@ static int parse_unix(struct redis_url *out, const char *rest, char *err,
     }
     plen = strcspn(slash, "?");
     if (plen == 1) {
-        return fail(err, errlen, -EINVAL, "empty unix socket path");
+        return errbuf_set(err, errlen, -EINVAL, "empty unix socket path");
     }
     out->unix_path = strndup(slash, plen);
     if (out->unix_path == NULL) {
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return errbuf_set(err, errlen, -ENOMEM, "out of memory");
     }
     return slash[plen] == '?' ? parse_query(out, slash + plen + 1, err, errlen)
                               : 0;
@@ -388,12 +374,12 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
         err[0] = '\0';
     }
     if (text == NULL || *text == '\0') {
-        return fail(err, errlen, -EINVAL, "empty Redis URL: " FORMS);
+        return errbuf_set(err, errlen, -EINVAL, "empty Redis URL: " FORMS);
     }
     sep = strstr(text, "://");
     /* Without a scheme the text may well be a bare password: never echo. */
     if (sep == NULL) {
-        return fail(err, errlen, -EINVAL, "not a Redis URL: " FORMS);
+        return errbuf_set(err, errlen, -EINVAL, "not a Redis URL: " FORMS);
     }
     slen = (size_t)(sep - text);
     if (slen == 5 && strncasecmp(text, "redis", 5) == 0) {
@@ -401,10 +387,10 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
     } else if (slen == 4 && strncasecmp(text, "unix", 4) == 0) {
         rc = parse_unix(out, sep + 3, err, errlen);
     } else if (slen == 6 && strncasecmp(text, "rediss", 6) == 0) {
-        rc = fail(err, errlen, -ENOTSUP,
+        rc = errbuf_set(err, errlen, -ENOTSUP,
                   "TLS (rediss://) is not supported: " FORMS);
     } else {
-        rc = fail(err, errlen, -EINVAL, "unknown scheme '%.*s://': " FORMS,
+        rc = errbuf_set(err, errlen, -EINVAL, "unknown scheme '%.*s://': " FORMS,
                   slen > 20 ? 20 : (int)slen, text);
     }
     if (rc < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Every value is rendered once up front, so producing a combination is only
  * string concatenation: sweeps of millions of params stay cheap. */
+#include "errbuf.h"
 #include "sweep.h"
 
 #include <errno.h>
@@ -17,21 +18,6 @@ struct sweep_key {
     char **values; /* compact JSON of each value */
     size_t nvalues;
 };
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static char *print_key(const char *name)
 {
@@ -114,11 +100,11 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
     /* Require the whole text to be one value: "{} x" is a typo. */
     root = spec != NULL ? cJSON_ParseWithOpts(spec, NULL, 1) : NULL;
     if (root == NULL) {
-        return fail(err, errlen, -EINVAL, "--sweep: not JSON: %.60s",
+        return errbuf_set(err, errlen, -EINVAL, "--sweep: not JSON: %.60s",
                     spec != NULL ? spec : "");
     }
     if (!cJSON_IsObject(root)) {
-        rc = fail(err, errlen, -EINVAL,
+        rc = errbuf_set(err, errlen, -EINVAL,
                   "--sweep: expected a JSON object such as "
                   "{\"x\":[1,2],\"y\":[\"a\",\"b\"]}");
         goto out;
@@ -128,7 +114,7 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
         /* A repeated key would produce objects with the key twice. */
         for (other = root->child; other != item; other = other->next) {
             if (strcmp(other->string, item->string) == 0) {
-                rc = fail(err, errlen, -EINVAL, "--sweep: key \"%.60s\" twice",
+                rc = errbuf_set(err, errlen, -EINVAL, "--sweep: key \"%.60s\" twice",
                           item->string);
                 goto out;
             }
@@ -136,13 +122,13 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
         n++;
     }
     if (n == 0) {
-        rc = fail(err, errlen, -EINVAL, "--sweep: the object has no keys");
+        rc = errbuf_set(err, errlen, -EINVAL, "--sweep: the object has no keys");
         goto out;
     }
     sw->keys = calloc(n, sizeof(*sw->keys));
     sw->idx = calloc(n, sizeof(*sw->idx));
     if (sw->keys == NULL || sw->idx == NULL) {
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
+        rc = errbuf_set(err, errlen, -ENOMEM, "out of memory");
         goto out;
     }
     sw->count = 1;
@@ -151,7 +137,7 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
         struct sweep_key *k = &sw->keys[sw->nkeys++];
 
         if (fill_key(k, item) < 0) {
-            rc = fail(err, errlen, -ENOMEM, "out of memory");
+            rc = errbuf_set(err, errlen, -ENOMEM, "out of memory");
             goto out;
         }
         if (k->nvalues == 0 && sw->empty_key == NULL) {
@@ -159,7 +145,7 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
         }
         if (sw->count > 0 && k->nvalues > SWEEP_MAX_COMBINATIONS / sw->count) {
             rc =
-                fail(err, errlen, -E2BIG, "--sweep: more than %lu combinations",
+                errbuf_set(err, errlen, -E2BIG, "--sweep: more than %lu combinations",
                      SWEEP_MAX_COMBINATIONS);
             goto out;
         }

@@ -56,6 +56,7 @@
 #include <minionize/plugin.h>
 
 #include "argv.h"
+#include "dlist.h"
 #include "guard.h"
 
 extern char **environ;
@@ -362,15 +363,7 @@ static void child_unlink(struct child *c)
 {
     struct process *p = c->p;
 
-    if (c->prev != NULL) {
-        c->prev->next = c->next;
-    } else if (p->children == c) {
-        p->children = c->next;
-    }
-    if (c->next != NULL) {
-        c->next->prev = c->prev;
-    }
-    c->prev = c->next = NULL;
+    DLIST_UNLINK(p->children, c);
 }
 
 static void child_close(struct child *c)
@@ -885,11 +878,7 @@ static void process_run(struct minion_instance *inst, minion_task *task)
                    minion_task_id(task));
         child_close(c);
     }
-    c->next = p->children;
-    if (c->next != NULL) {
-        c->next->prev = c;
-    }
-    p->children = c;
+    DLIST_PUSH(p->children, c);
     minion_task_set_data(task, c);
     return;
 fail:

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "dlist.h"
 #include "engine.h"
 
 /* Ids per XACK and per take script: bounds the size of one command. */
@@ -248,14 +249,7 @@ static void batch_end(struct redis_engine *r, struct write_batch *b)
     struct writer *w = &r->w;
     size_t again = 0;
 
-    if (b->prev) {
-        b->prev->next = b->next;
-    } else {
-        w->batches = b->next;
-    }
-    if (b->next) {
-        b->next->prev = b->prev;
-    }
+    DLIST_UNLINK(w->batches, b);
     for (size_t i = 0; i < b->n; i++) {
         again += !b->cmds[i].done;
     }
@@ -344,9 +338,8 @@ void writer_flush(struct redis_engine *r)
     }
     b->r = r;
     b->replied = 0;
-    b->prev = NULL;
-    b->next = w->batches;
     b->n = 0;
+    b->prev = b->next = NULL; /* not listed until sent */
     for (; sent < w->nq; sent++) {
         struct write_cmd *c = &w->q[sent];
         /* The batch must hold the command before its reply can come. */
@@ -362,10 +355,7 @@ void writer_flush(struct redis_engine *r)
         free(b);
         return;
     }
-    if (w->batches) {
-        w->batches->prev = b;
-    }
-    w->batches = b;
+    DLIST_PUSH(w->batches, b);
 }
 
 int writer_idle(const struct redis_engine *r)
