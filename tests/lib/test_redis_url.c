@@ -246,7 +246,7 @@ static void test_no_secret_in_errors(void **state)
 }
 
 /* The description names the server and never the password. */
-static void test_describe(void)
+static void test_describe(void **state)
 {
     static const char *const cases[][2] = {
         {"redis://u:s3cret@db.example:6380/2", "redis://db.example:6380/2"},
@@ -256,6 +256,7 @@ static void test_describe(void)
     };
     char buf[128];
 
+    (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct redis_url u = ok(cases[i][0]);
         assert_string_equal(redis_url_describe(&u, buf, sizeof(buf)),
