@@ -99,8 +99,8 @@ void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
     va_end(ap);
 }
 
-void minion_instance_fail_config(struct minion_instance *inst,
-                                 const char *fmt, ...)
+void minion_instance_fail_config(struct minion_instance *inst, const char *fmt,
+                                 ...)
 {
     va_list ap;
 

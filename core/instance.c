@@ -59,8 +59,8 @@ int instance_configure(struct minion_instance *inst, struct settings *cfg)
     inst->plugin = inst->lp.plugin;
     snprintf(inst->label, sizeof(inst->label), "%s %s",
              loader_kind_name(inst->kind), inst->plugin->name);
-    inst->conf = calloc(1, inst->plugin->conf_size ? inst->plugin->conf_size
-                                                   : 1);
+    inst->conf =
+        calloc(1, inst->plugin->conf_size ? inst->plugin->conf_size : 1);
     if (!inst->conf) {
         instance_set_error(inst, "out of memory");
         return -ENOMEM;
@@ -112,8 +112,7 @@ int instance_stop(struct minion_instance *inst)
         return inst->stop_pending;
     }
     /* A plugin may report "stopped" from inside stop() and still return 1. */
-    if (inst->plugin->stop && inst->plugin->stop(inst) == 1 &&
-        !inst->stopped) {
+    if (inst->plugin->stop && inst->plugin->stop(inst) == 1 && !inst->stopped) {
         inst->stop_pending = 1;
         return 1;
     }

@@ -101,29 +101,32 @@ static int check(struct loaded_plugin *lp, const struct minion_plugin *p,
 
     if (p->abi != MINION_ABI_MAJOR) {
         return fail(lp, -EINVAL, "%s %s: built for ABI %u, core is %d", kn,
-                 name, p->abi, MINION_ABI_MAJOR);
+                    name, p->abi, MINION_ABI_MAJOR);
     }
     if (p->abi_minor > MINION_ABI_MINOR) {
         return fail(lp, -EINVAL, "%s %s: needs core ABI %u.%u, this is %d.%d",
-                 kn, name, p->abi, p->abi_minor, MINION_ABI_MAJOR,
-                 MINION_ABI_MINOR);
+                    kn, name, p->abi, p->abi_minor, MINION_ABI_MAJOR,
+                    MINION_ABI_MINOR);
     }
     if (p->size < PLUGIN_SIZE_2_0) {
-        return fail(lp, -EINVAL, "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
-                 kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_2_0);
+        return fail(lp, -EINVAL,
+                    "%s %s: descriptor is %u bytes, smaller than ABI %d's %zu",
+                    kn, name, p->size, MINION_ABI_MAJOR, PLUGIN_SIZE_2_0);
     }
     if (p->options && p->option_size < OPTION_SIZE_2_0) {
-        return fail(lp, -EINVAL, "%s %s: option rows are %u bytes, smaller "
-                 "than ABI %d's %zu", kn, name, p->option_size,
-                 MINION_ABI_MAJOR, OPTION_SIZE_2_0);
+        return fail(lp, -EINVAL,
+                    "%s %s: option rows are %u bytes, smaller "
+                    "than ABI %d's %zu",
+                    kn, name, p->option_size, MINION_ABI_MAJOR,
+                    OPTION_SIZE_2_0);
     }
     if (p->kind != kind) {
         return fail(lp, -EINVAL, "%s is a %s plugin, not a %s", name,
-                 loader_kind_name(p->kind), kn);
+                    loader_kind_name(p->kind), kn);
     }
     if (!p->name || strcmp(p->name, name) != 0) {
         return fail(lp, -EINVAL, "%s %s: descriptor names itself '%s'", kn,
-                 name, p->name ? p->name : "(null)");
+                    name, p->name ? p->name : "(null)");
     }
     return 0;
 }
@@ -192,9 +195,9 @@ int loader_adopt(struct loaded_plugin *lp, const struct minion_plugin *p,
     }
     if (got < need || !ok) {
         return fail(lp, -EINVAL, "%s %s: %s", kn, p->name ? p->name : "?",
-                    got == 0 ? "no hook table"
+                    got == 0     ? "no hook table"
                     : got < need ? "hook table smaller than its required hooks"
-                    : kind == MINION_KIND_ENGINE ? "no request or finish hook"
+                    : kind == MINION_KIND_ENGINE   ? "no request or finish hook"
                     : kind == MINION_KIND_CALLBACK ? "no process hook"
                                                    : "no on_report hook");
     }

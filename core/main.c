@@ -96,7 +96,8 @@ static const struct minion_option core_options[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "Usage: minionize [OPTIONS] [--] [PROGRAM [ARGS...]]\n"
         "Run PROGRAM (default: echo) once per param taken from a queue.\n"
         "\n"
@@ -167,7 +168,8 @@ static int load_core(struct core_conf *cc, struct settings *cfg)
     }
     if (cc->dead_exit < 0 || cc->dead_exit > 255) {
         log_error("MINION_DEAD_EXIT must be an exit status from 0 to 255, "
-                  "not %lld", cc->dead_exit);
+                  "not %lld",
+                  cc->dead_exit);
         return 2;
     }
     if (cc->max_tasks < 0) {
@@ -197,8 +199,7 @@ static char *default_minion_id(void)
     return id;
 }
 
-static int help_plugin(const char *name, const char *search_path,
-                       int markdown)
+static int help_plugin(const char *name, const char *search_path, int markdown)
 {
     static const enum minion_kind kinds[] = {
         MINION_KIND_ENGINE, MINION_KIND_CALLBACK, MINION_KIND_REPORTER};
@@ -285,10 +286,22 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
         case 'r': key = "MINION_REPORTER"; break;
         case 'j': key = "MINION_CONCURRENCY"; break;
         case 'a': key = "MINION_FILE"; break;
-        case OPT_DRAIN: key = "MINION_EXIT_WHEN_EMPTY"; value = "1"; break;
-        case 'n': key = "DRY"; value = "1"; break;
-        case 'v': key = "MINION_LOG_LEVEL"; value = "debug"; break;
-        case 'q': key = "MINION_LOG_LEVEL"; value = "warn"; break;
+        case OPT_DRAIN:
+            key = "MINION_EXIT_WHEN_EMPTY";
+            value = "1";
+            break;
+        case 'n':
+            key = "DRY";
+            value = "1";
+            break;
+        case 'v':
+            key = "MINION_LOG_LEVEL";
+            value = "debug";
+            break;
+        case 'q':
+            key = "MINION_LOG_LEVEL";
+            value = "warn";
+            break;
         case OPT_SET: {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg) {
@@ -304,8 +317,7 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
         case OPT_HELP_PLUGIN: cli->help_plugin = optarg; break;
         case OPT_FORMAT:
             if (strcmp(optarg, "markdown") != 0 && strcmp(optarg, "text")) {
-                return usage_error("--format is text or markdown, not",
-                                   optarg);
+                return usage_error("--format is text or markdown, not", optarg);
             }
             cli->markdown = strcmp(optarg, "markdown") == 0;
             break;
@@ -396,7 +408,8 @@ static int check_names(const struct cli *cli, struct minion_instance **insts,
                       near);
         } else {
             log_error("--set %s: no such setting (minionize --help and "
-                      "--help-plugin NAME list them)", name);
+                      "--help-plugin NAME list them)",
+                      name);
         }
         rc = 2;
     }

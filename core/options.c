@@ -78,18 +78,24 @@ int options_parse_duration(const char *text, double *out)
 {
     /* The first row is the unit of a bare number: seconds. */
     static const struct unit units[] = {
-        {"s", 1}, {"ms", 0.001}, {"us", 1e-6}, {"m", 60}, {"min", 60},
-        {"h", 3600}, {"d", 86400}, {NULL, 0}};
+        {"s", 1},    {"ms", 0.001}, {"us", 1e-6}, {"m", 60},
+        {"min", 60}, {"h", 3600},   {"d", 86400}, {NULL, 0}};
     return parse_with_unit(text, units, out);
 }
 
 int options_parse_size(const char *text, size_t *out)
 {
-    static const struct unit units[] = {
-        {"b", 1},        {"k", 1024.0},     {"kb", 1024.0},
-        {"kib", 1024.0}, {"m", 1048576.0},  {"mb", 1048576.0},
-        {"mib", 1048576.0}, {"g", 1073741824.0}, {"gb", 1073741824.0},
-        {"gib", 1073741824.0}, {NULL, 0}};
+    static const struct unit units[] = {{"b", 1},
+                                        {"k", 1024.0},
+                                        {"kb", 1024.0},
+                                        {"kib", 1024.0},
+                                        {"m", 1048576.0},
+                                        {"mb", 1048576.0},
+                                        {"mib", 1048576.0},
+                                        {"g", 1073741824.0},
+                                        {"gb", 1073741824.0},
+                                        {"gib", 1073741824.0},
+                                        {NULL, 0}};
     double v;
 
     if (parse_with_unit(text, units, &v) < 0 || v > 1e18) {
@@ -210,8 +216,7 @@ int options_set(const struct minion_option *opt, void *conf, const char *text,
         return 0;
     case MINION_OPT_SIZE:
         if (options_parse_size(text, &z) < 0) {
-            snprintf(err, errlen, "not a size (bytes, or 64k, 1M): '%s'",
-                     text);
+            snprintf(err, errlen, "not a size (bytes, or 64k, 1M): '%s'", text);
             return -EINVAL;
         }
         *(size_t *)field = z;
@@ -290,9 +295,8 @@ void options_free(const struct minion_option *opts, void *conf)
 
 static const char *type_name(const struct minion_option *o)
 {
-    static const char *const names[] = {"string", "integer", "boolean",
-                                        "duration", "size", "one of",
-                                        "list"};
+    static const char *const names[] = {
+        "string", "integer", "boolean", "duration", "size", "one of", "list"};
     if (o->type == MINION_OPT_ENUM && o->choices) {
         return o->choices;
     }
@@ -313,9 +317,9 @@ void options_print(FILE *out, const struct minion_option *opts, int markdown)
             def = "(required)";
         }
         if (markdown) {
-            fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", o->name,
-                    type_name(o), def[0] ? "`" : "", def[0] ? def : "none",
-                    def[0] ? "`" : "", o->help ? o->help : "");
+            fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", o->name, type_name(o),
+                    def[0] ? "`" : "", def[0] ? def : "none", def[0] ? "`" : "",
+                    o->help ? o->help : "");
         } else {
             fprintf(out, "  %-24s %s (default: %s)\n      %s\n", o->name,
                     type_name(o), def[0] ? def : "none",

@@ -59,18 +59,18 @@ struct runner {
     int forced;
     int signals;
     int exit_code;
-    int dead_exit;  /* MINION_DEAD_EXIT: drained with dead params */
-    int completed;  /* ended because drained or MINION_MAX_TASKS */
+    int dead_exit; /* MINION_DEAD_EXIT: drained with dead params */
+    int completed; /* ended because drained or MINION_MAX_TASKS */
     unsigned stops_pending;
 
     /* Tasks held after MINION_DEFER, oldest first, still in r->tasks. */
     struct minion_task *deferred, **deferred_tail;
-    unsigned defer_ms;  /* the next wait; 0 until a task is deferred */
-    int defer_logged;   /* this episode was announced: say when it ends */
+    unsigned defer_ms;   /* the next wait; 0 until a task is deferred */
+    int defer_logged;    /* this episode was announced: say when it ends */
     double defer_warned; /* when it was last said; 0: never */
     struct event *defer_timer;
 
-    struct event *pump;        /* deferred: grant credit, check for the end */
+    struct event *pump; /* deferred: grant credit, check for the end */
     struct event *sig_term, *sig_int, *sig_hup;
     struct event *grace;       /* MINION_GRACE after the first signal */
     struct event *force_limit; /* cancelled tasks that will not end */
@@ -176,8 +176,8 @@ static void on_defer_timer(evutil_socket_t fd, short what, void *arg)
         start_task(r, t); /* may hold it again, at the new tail */
     }
     if (r->deferred) {
-        r->defer_ms = r->defer_ms * 2 > DEFER_MAX_MS ? DEFER_MAX_MS
-                                                     : r->defer_ms * 2;
+        r->defer_ms =
+            r->defer_ms * 2 > DEFER_MAX_MS ? DEFER_MAX_MS : r->defer_ms * 2;
         arm_defer_timer(r, r->defer_ms);
     } else {
         if (r->defer_logged) {
@@ -263,8 +263,7 @@ static void log_outcome(struct runner *r, const struct minion_task *t,
                  t->attempt == 1 ? "" : "s", t->said->error);
         break;
     case MINION_STATUS_RELEASED:
-        log_info("task %s released unfinished (attempt %u)", t->id,
-                 t->attempt);
+        log_info("task %s released unfinished (attempt %u)", t->id, t->attempt);
         break;
     }
 }
@@ -292,8 +291,7 @@ static void settle(struct runner *r, struct minion_task *t,
         outcome = MINION_RETRY;
     }
     if (outcome != MINION_OK && !t->said->error) {
-        task_set_error(t, outcome == MINION_REJECT ? "rejected"
-                                                          : "failed");
+        task_set_error(t, outcome == MINION_REJECT ? "rejected" : "failed");
     }
     task_flush_output(t);
     verdict = decide(r, t, outcome, &status);
@@ -302,7 +300,8 @@ static void settle(struct runner *r, struct minion_task *t,
          * and reports none as done or dead: it only shows. */
         if (status == MINION_STATUS_DEAD) {
             r->n_dry_dead++;
-            log_warn("task %s would be dead-lettered: %s", t->id, t->said->error);
+            log_warn("task %s would be dead-lettered: %s", t->id,
+                     t->said->error);
         }
         status = MINION_STATUS_RELEASED;
         verdict = MINION_VERDICT_RELEASE;
@@ -484,18 +483,21 @@ static void fail_plugin(struct runner *r, struct minion_instance *inst,
 
 int runner_deliver(struct runner *r, struct minion_instance *inst,
                    const struct minion_param *param)
-{    struct minion_param full = MINION_PARAM_INIT;
+{
+    struct minion_param full = MINION_PARAM_INIT;
     const struct minion_param *p = &full;
     struct minion_task *t;
 
     /* Read only what the engine's header had; the rest stays 0. */
     if (param->size < PARAM_SIZE_2_0) {
-        fail_plugin(r, inst, "a param of %u bytes: not made with "
-                             "MINION_PARAM_INIT", param->size);
+        fail_plugin(r, inst,
+                    "a param of %u bytes: not made with "
+                    "MINION_PARAM_INIT",
+                    param->size);
         return -EINVAL;
     }
-    memcpy(&full, param, param->size < sizeof(full) ? param->size
-                                                     : sizeof(full));
+    memcpy(&full, param,
+           param->size < sizeof(full) ? param->size : sizeof(full));
     if (r->credit == 0 || r->phase != PHASE_RUNNING) {
         return -ENOSPC;
     }
@@ -518,15 +520,18 @@ int runner_deliver(struct runner *r, struct minion_instance *inst,
 
 void runner_report(struct runner *r, struct minion_instance *inst,
                    const struct minion_report *report)
-{    struct minion_report rep = MINION_REPORT_INIT;
+{
+    struct minion_report rep = MINION_REPORT_INIT;
 
     if (report->size < REPORT_SIZE_2_0) {
-        fail_plugin(r, inst, "a report of %u bytes: not made with "
-                             "MINION_REPORT_INIT", report->size);
+        fail_plugin(r, inst,
+                    "a report of %u bytes: not made with "
+                    "MINION_REPORT_INIT",
+                    report->size);
         return;
     }
-    memcpy(&rep, report, report->size < sizeof(rep) ? report->size
-                                                     : sizeof(rep));
+    memcpy(&rep, report,
+           report->size < sizeof(rep) ? report->size : sizeof(rep));
     if (!rep.minion_id) {
         rep.minion_id = r->ctx->minion_id;
     }
@@ -648,12 +653,13 @@ static void force_stop(struct runner *r)
      * now is acked as usual; one cut short stays unacked and makes it 1. */
     if (r->in_flight && cb->lp.callback.cancel) {
         log_warn("stopping %u task%s in flight; unfinished ones stay "
-                 "unacked", r->in_flight, r->in_flight == 1 ? "" : "s");
+                 "unacked",
+                 r->in_flight, r->in_flight == 1 ? "" : "s");
     } else if (r->in_flight) {
         log_warn("%u task%s in flight cannot be interrupted (callback %s); "
                  "waiting up to %ds for them to finish",
-                 r->in_flight, r->in_flight == 1 ? "" : "s",
-                 cb->plugin->name, FORCE_TIMEOUT_S);
+                 r->in_flight, r->in_flight == 1 ? "" : "s", cb->plugin->name,
+                 FORCE_TIMEOUT_S);
     }
     for (t = r->tasks; t; t = t->next) {
         t->released = 1;
@@ -777,8 +783,8 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         close_all(r);
         return;
     }
-    want = (long long)ctx->concurrency - (r->in_flight - r->n_waiting) -
-           r->credit;
+    want =
+        (long long)ctx->concurrency - (r->in_flight - r->n_waiting) - r->credit;
     if (ctx->max_tasks > 0) {
         long long left = ctx->max_tasks - r->delivered - r->credit;
         if (left < want) {
@@ -794,12 +800,10 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------------------ */
 
-struct runner *runner_new(struct event_base *base,
-                          const struct minion_context *ctx,
-                          struct minion_instance *engine,
-                          struct minion_instance *callback,
-                          struct minion_instance **reporters,
-                          size_t n_reporters)
+struct runner *
+runner_new(struct event_base *base, const struct minion_context *ctx,
+           struct minion_instance *engine, struct minion_instance *callback,
+           struct minion_instance **reporters, size_t n_reporters)
 {
     struct runner *r = calloc(1, sizeof(*r));
 

@@ -15,12 +15,10 @@ struct runner;
 
 /* Borrows: base, ctx and the instances, which must outlive the runner.
  * Sets each instance's runner. Returns: new runner; NULL on ENOMEM. */
-struct runner *runner_new(struct event_base *base,
-                          const struct minion_context *ctx,
-                          struct minion_instance *engine,
-                          struct minion_instance *callback,
-                          struct minion_instance **reporters,
-                          size_t n_reporters);
+struct runner *
+runner_new(struct event_base *base, const struct minion_context *ctx,
+           struct minion_instance *engine, struct minion_instance *callback,
+           struct minion_instance **reporters, size_t n_reporters);
 void runner_free(struct runner *r);
 
 /* The exit status when the minion drained (or reached MINION_MAX_TASKS)

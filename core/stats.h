@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The minion's figures, counted in one place: finished runs by status and
- * a histogram of run durations (tasks in flight are the runner's). The runner feeds it;
- * the final log line, plugins (minion_stats_get) and, later, the /metrics
- * endpoint read it. Loop thread only. */
+ * a histogram of run durations (tasks in flight are the runner's). The runner
+ * feeds it; the final log line, plugins (minion_stats_get) and, later, the
+ * /metrics endpoint read it. Loop thread only. */
 #ifndef CORE_STATS_H
 #define CORE_STATS_H
 
@@ -13,7 +13,8 @@
 
 struct stats {
     unsigned long long by_status[4]; /* indexed by enum minion_status */
-    unsigned long long buckets[STATS_BUCKETS + 1]; /* per bucket, not cumulative */
+    unsigned long long
+        buckets[STATS_BUCKETS + 1]; /* per bucket, not cumulative */
     double duration_sum;
     double started; /* epoch seconds */
 };

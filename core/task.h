@@ -12,10 +12,10 @@ struct event;
 struct runner;
 
 struct minion_output {
-    size_t limit;       /* MINION_RESULT_BYTES: tail kept as the result */
-    char *tail;         /* the last bytes written, up to 2 * limit */
+    size_t limit; /* MINION_RESULT_BYTES: tail kept as the result */
+    char *tail;   /* the last bytes written, up to 2 * limit */
     size_t tail_len, tail_cap;
-    char *echo;         /* written but not yet passed to stdout */
+    char *echo; /* written but not yet passed to stdout */
     size_t echo_len, echo_cap;
 };
 
@@ -48,7 +48,7 @@ struct minion_task {
     unsigned held : 1;      /* MINION_DEFER: waiting to be started again */
     unsigned waiting : 1;   /* minion_task_set_waiting(): holds no slot */
     struct minion_task *defer_next; /* the runner's held queue */
-    char buf[];             /* id and param, NUL-terminated */
+    char buf[];                     /* id and param, NUL-terminated */
 };
 
 /* Returns: new task holding copies of @p's id and data; NULL on ENOMEM. */
@@ -66,8 +66,7 @@ const char *task_result(const struct minion_task *task, size_t *len);
 /* Append to the output (minion_output_write: the tail kept as the result,
  * whole lines echoed on the loop thread). Returns 0 or -ENOMEM. */
 int task_output_write(struct minion_output *o, const void *buf, size_t len);
-int task_output_vprintf(struct minion_output *o, const char *fmt,
-                        va_list ap);
+int task_output_vprintf(struct minion_output *o, const char *fmt, va_list ap);
 
 /* Say why the task failed (minion_task_set_error): one line, the last call
  * wins. Only the thread running the task calls it. */

@@ -416,9 +416,7 @@ static int put_segs(struct build *b, const struct targ *a, int json,
         int rc = 0;
 
         switch (s->kind) {
-        case SEG_LIT:
-            rc = put(b, s->text, s->len);
-            break;
+        case SEG_LIT: rc = put(b, s->text, s->len); break;
         case SEG_ALL:
             rc = json ? put_value(b, root) : put(b, b->param, b->param_len);
             break;
@@ -509,8 +507,8 @@ static int finish(struct build *b, char ***out)
     return 0;
 }
 
-#define NEEDS_OBJECT                                                          \
-    "placeholder {%s} needs a JSON object param (for the braces themselves "  \
+#define NEEDS_OBJECT                                                           \
+    "placeholder {%s} needs a JSON object param (for the braces themselves "   \
     "write {{%s}})"
 
 int argv_build(const struct argv_template *t, int json, const char *param,

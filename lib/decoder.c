@@ -60,7 +60,8 @@ static int check_json(const char *param, size_t len, char *err, size_t errlen)
     if (nesting_depth(param, len) > CJSON_NESTING_LIMIT) {
         snprintf(err, errlen,
                  "param is JSON nested deeper than %d levels, more than the "
-                 "decoder takes", CJSON_NESTING_LIMIT);
+                 "decoder takes",
+                 CJSON_NESTING_LIMIT);
     } else if (end && end >= param && end <= param + len) {
         snprintf(err, errlen, "param is not valid JSON (at byte %zu)",
                  (size_t)(end - param) + 1);

@@ -69,7 +69,10 @@ static const char *parse_double(struct parser *ps)
             case 'n': c = '\n'; break;
             case 't': c = '\t'; break;
             case 'r': c = '\r'; break;
-            case '"': case '\\': case '$': case '`': c = e; break;
+            case '"':
+            case '\\':
+            case '$':
+            case '`': c = e; break;
             default:
                 if (push(ps, '\\') < 0) {
                     return "out of memory";
@@ -112,24 +115,22 @@ static const char *parse_bare(struct parser *ps)
 {
     while (ps->p < ps->end && *ps->p != '\n' && *ps->p != '\r') {
         if (*ps->p == '#' && ps->len > 0 &&
-            (ps->value[ps->len - 1] == ' ' ||
-             ps->value[ps->len - 1] == '\t')) {
+            (ps->value[ps->len - 1] == ' ' || ps->value[ps->len - 1] == '\t')) {
             break;
         }
         if (push(ps, *ps->p++) < 0) {
             return "out of memory";
         }
     }
-    while (ps->len > 0 && (ps->value[ps->len - 1] == ' ' ||
-                           ps->value[ps->len - 1] == '\t')) {
+    while (ps->len > 0 &&
+           (ps->value[ps->len - 1] == ' ' || ps->value[ps->len - 1] == '\t')) {
         ps->value[--ps->len] = '\0';
     }
     return NULL;
 }
 
 /* One non-blank line. Returns NULL or the reason it is malformed. */
-static const char *parse_assignment(struct parser *ps, char *key,
-                                    size_t keycap)
+static const char *parse_assignment(struct parser *ps, char *key, size_t keycap)
 {
     const char *why;
     size_t klen = 0;

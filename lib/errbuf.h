@@ -11,8 +11,8 @@
 
 /* Write the line into @err (ignored when NULL or @errlen is 0). Returns @rc:
  * `return errbuf_set(err, errlen, -EINVAL, "bad port '%s'", s);`. */
-static inline int errbuf_vset(char *err, size_t errlen, int rc,
-                              const char *fmt, va_list ap)
+static inline int errbuf_vset(char *err, size_t errlen, int rc, const char *fmt,
+                              va_list ap)
 {
     if (err && errlen > 0) {
         vsnprintf(err, errlen, fmt, ap);
@@ -20,12 +20,11 @@ static inline int errbuf_vset(char *err, size_t errlen, int rc,
     return rc;
 }
 
-static inline int errbuf_set(char *err, size_t errlen, int rc,
-                             const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static inline int errbuf_set(char *err, size_t errlen, int rc, const char *fmt,
+                             ...) __attribute__((format(printf, 4, 5)));
 
-static inline int errbuf_set(char *err, size_t errlen, int rc,
-                             const char *fmt, ...)
+static inline int errbuf_set(char *err, size_t errlen, int rc, const char *fmt,
+                             ...)
 {
     va_list ap;
 

@@ -83,8 +83,8 @@ static int set_secret(char **dst, const char *s, size_t len, const char *what,
     *dst = pct_decode(s, len, &bad);
     if (bad) {
         return errbuf_set(err, errlen, -EINVAL,
-                    "bad percent-encoding in the %s (use %%XX, not %%00)",
-                    what);
+                          "bad percent-encoding in the %s (use %%XX, not %%00)",
+                          what);
     }
     if (*dst == NULL && len > 0) {
         return errbuf_set(err, errlen, -ENOMEM, "out of memory");
@@ -117,9 +117,10 @@ static int set_db(struct redis_url *out, const char *s, size_t len, char *err,
     long v = parse_num(s, len, 0, INT_MAX);
 
     if (v < 0) {
-        return errbuf_set(err, errlen, -EINVAL,
-                    "bad database number '%.*s': expected an integer >= 0",
-                    (int)len, s);
+        return errbuf_set(
+            err, errlen, -EINVAL,
+            "bad database number '%.*s': expected an integer >= 0", (int)len,
+            s);
     }
     out->db = (int)v;
     return 0;
@@ -173,9 +174,9 @@ static int parse_query(struct redis_url *out, const char *q, char *err,
             rc = 0; /* tolerate "?db=1&" and "a&&b" */
         } else {
             rc = errbuf_set(err, errlen, -EINVAL,
-                      "unknown URL parameter '%.*s' (expected db=N or "
-                      "password=P)",
-                      (int)klen, p);
+                            "unknown URL parameter '%.*s' (expected db=N or "
+                            "password=P)",
+                            (int)klen, p);
         }
         if (rc < 0) {
             return rc;
@@ -203,7 +204,7 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
         close = memchr(s, ']', len);
         if (close == NULL) {
             return errbuf_set(err, errlen, -EINVAL,
-                        "missing ']' after the IPv6 address");
+                              "missing ']' after the IPv6 address");
         }
         host = s + 1;
         hlen = (size_t)(close - host);
@@ -213,15 +214,15 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
         for (i = 0; i < hlen; i++) {
             if (!host_char_ok(host[i]) && host[i] != ':' && host[i] != '%') {
                 return errbuf_set(err, errlen, -EINVAL,
-                            "bad character in IPv6 address '%.*s'", (int)hlen,
-                            host);
+                                  "bad character in IPv6 address '%.*s'",
+                                  (int)hlen, host);
             }
         }
         if (close + 1 < s + len) {
             if (close[1] != ':') {
                 return errbuf_set(err, errlen, -EINVAL,
-                            "expected ':port' after ']', got '%.*s'",
-                            (int)(s + len - close - 1), close + 1);
+                                  "expected ':port' after ']', got '%.*s'",
+                                  (int)(s + len - close - 1), close + 1);
             }
             port = close + 2;
             plen = (size_t)(s + len - port);
@@ -235,28 +236,30 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
             plen = len - hlen - 1;
             if (memchr(port, ':', plen) != NULL) {
                 return errbuf_set(err, errlen, -EINVAL,
-                            "IPv6 addresses go in brackets: "
-                            "redis://[::1]:6379");
+                                  "IPv6 addresses go in brackets: "
+                                  "redis://[::1]:6379");
             }
         }
         for (i = 0; i < hlen; i++) {
             if (!host_char_ok(host[i])) {
                 return errbuf_set(err, errlen, -EINVAL,
-                            "bad character '%c' in host '%.*s'", host[i],
-                            (int)hlen, host);
+                                  "bad character '%c' in host '%.*s'", host[i],
+                                  (int)hlen, host);
             }
         }
     }
     out->port = DEFAULT_PORT;
     if (port != NULL) {
         if (plen == 0) {
-            return errbuf_set(err, errlen, -EINVAL, "missing port number after ':'");
+            return errbuf_set(err, errlen, -EINVAL,
+                              "missing port number after ':'");
         }
         v = parse_num(port, plen, 1, 65535);
         if (v < 0) {
-            return errbuf_set(err, errlen, -EINVAL,
-                        "bad port '%.*s': expected a number from 1 to 65535",
-                        (int)plen, port);
+            return errbuf_set(
+                err, errlen, -EINVAL,
+                "bad port '%.*s': expected a number from 1 to 65535", (int)plen,
+                port);
         }
         out->port = (int)v;
     }
@@ -267,8 +270,8 @@ static int parse_hostport(struct redis_url *out, const char *s, size_t len,
         out->host = pct_decode(host, hlen, &bad);
         if (bad) {
             return errbuf_set(err, errlen, -EINVAL,
-                        "bad percent-encoding in IPv6 address '%.*s'",
-                        (int)hlen, host);
+                              "bad percent-encoding in IPv6 address '%.*s'",
+                              (int)hlen, host);
         }
     } else {
         out->host = hlen > 0 ? strndup(host, hlen) : strdup(DEFAULT_HOST);
@@ -291,8 +294,8 @@ static int parse_tcp(struct redis_url *out, const char *rest, char *err,
      * '/' or '?': say so without echoing any part of it. */
     if (strchr(path, '@') != NULL) {
         return errbuf_set(err, errlen, -EINVAL,
-                    "a '/' or '?' in the user or password must be "
-                    "percent-encoded (%%2F, %%3F)");
+                          "a '/' or '?' in the user or password must be "
+                          "percent-encoded (%%2F, %%3F)");
     }
     /* The last '@' ends the userinfo, so an unencoded '@' in a password
      * still works; '/' and '?' in one must be encoded. */
@@ -335,15 +338,15 @@ static int parse_unix(struct redis_url *out, const char *rest, char *err,
 
     if (slash == NULL) {
         return errbuf_set(err, errlen, -EINVAL,
-                    "unix:// needs an absolute socket path: "
-                    "unix:///path/redis.sock");
+                          "unix:// needs an absolute socket path: "
+                          "unix:///path/redis.sock");
     }
     if (slash != rest) {
         /* Only a userinfo may sit between "unix://" and the path. */
         if (slash[-1] != '@') {
             return errbuf_set(err, errlen, -EINVAL,
-                        "unix:// needs an absolute socket path: "
-                        "unix:///path/redis.sock (three slashes)");
+                              "unix:// needs an absolute socket path: "
+                              "unix:///path/redis.sock (three slashes)");
         }
         rc = parse_userinfo(out, rest, (size_t)(slash - 1 - rest), err, errlen);
         if (rc < 0) {
@@ -388,10 +391,11 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err,
         rc = parse_unix(out, sep + 3, err, errlen);
     } else if (slen == 6 && strncasecmp(text, "rediss", 6) == 0) {
         rc = errbuf_set(err, errlen, -ENOTSUP,
-                  "TLS (rediss://) is not supported: " FORMS);
+                        "TLS (rediss://) is not supported: " FORMS);
     } else {
-        rc = errbuf_set(err, errlen, -EINVAL, "unknown scheme '%.*s://': " FORMS,
-                  slen > 20 ? 20 : (int)slen, text);
+        rc =
+            errbuf_set(err, errlen, -EINVAL, "unknown scheme '%.*s://': " FORMS,
+                       slen > 20 ? 20 : (int)slen, text);
     }
     if (rc < 0) {
         redis_url_fini(out);
@@ -411,8 +415,7 @@ void redis_url_fini(struct redis_url *u)
     memset(u, 0, sizeof(*u));
 }
 
-const char *redis_url_describe(const struct redis_url *u, char *buf,
-                               size_t len)
+const char *redis_url_describe(const struct redis_url *u, char *buf, size_t len)
 {
     int n;
 

@@ -152,8 +152,8 @@ int settings_load_dotenv(struct settings *cfg, const char *path)
         settings_set_error(cfg, "%s: read error", path);
         goto out;
     }
-    if (dotenv_parse(text, len, on_dotenv, &cfg->dotenv, why,
-                     sizeof(why)) < 0) {
+    if (dotenv_parse(text, len, on_dotenv, &cfg->dotenv, why, sizeof(why)) <
+        0) {
         rc = -EINVAL;
         settings_set_error(cfg, "%s: %s", path, why);
     }

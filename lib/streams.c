@@ -83,8 +83,9 @@ int streams_keys_init(struct streams_keys *k, const char *stream,
         return -EINVAL;
     }
     if (dead && !dead[0]) {
-        snprintf(err, errlen, "REDIS_DEAD must not be empty: dead letters "
-                              "have to go somewhere");
+        snprintf(err, errlen,
+                 "REDIS_DEAD must not be empty: dead letters "
+                 "have to go somewhere");
         return -EINVAL;
     }
     k->stream = strdup(stream);

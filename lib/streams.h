@@ -33,7 +33,7 @@
 #define STREAMS_FIELD_PARAM "param"
 
 /* A results entry, in the order the engine writes them. */
-#define STREAMS_FIELD_TASK "task" /* the param's entry id */
+#define STREAMS_FIELD_TASK "task"     /* the param's entry id */
 #define STREAMS_FIELD_STATUS "status" /* ok, failed, dead */
 #define STREAMS_FIELD_ATTEMPT "attempt"
 #define STREAMS_FIELD_MINION "minion"

@@ -136,7 +136,8 @@ static void drop_torn_tail(struct minion_instance *inst, int fd,
     if (ftruncate(fd, at) == 0) {
         minion_log(inst, MINION_LOG_WARN,
                    "%s: dropped %lld bytes of a record cut short by a "
-                   "killed minion", path, (long long)(end - at));
+                   "killed minion",
+                   path, (long long)(end - at));
     }
 }
 

@@ -199,9 +199,7 @@ void jsonbuf_escape(struct jsonbuf *b, const char *str, size_t len)
                 jsonbuf_append(b, "\\f", 2);
                 i++;
                 continue;
-            default:
-                memcpy(esc, "\\u00", 4);
-                break;
+            default: memcpy(esc, "\\u00", 4); break;
             }
         }
         esc[4] = hex[s[i] >> 4];

@@ -100,18 +100,10 @@ int jsonl_stats_add(struct jsonl_stats *st, const char *line, size_t len,
         goto out;
     }
     switch (s[0]) {
-    case 'o':
-        m->ok++;
-        break;
-    case 'f':
-        m->failed++;
-        break;
-    case 'd':
-        m->dead++;
-        break;
-    default:
-        m->released++;
-        break;
+    case 'o': m->ok++; break;
+    case 'f': m->failed++; break;
+    case 'd': m->dead++; break;
+    default: m->released++; break;
     }
     start = number_or_nan(root, "start");
     end = number_or_nan(root, "end");

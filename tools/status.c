@@ -395,26 +395,13 @@ static int parse_args(int argc, char **argv, struct settings *cfg,
                 return 1;
             }
             break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_REDIS:
-            o->redis = 1;
-            break;
-        case OPT_WATCH:
-            o->watch = 1;
-            break;
-        case OPT_ENV_FILE:
-            o->env_file = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf(PROGRAM " %s\n", PACKAGE_VERSION);
-            return 0;
-        default:
-            return tools_option_error(c, argv);
+        case OPT_JSON: o->json = 1; break;
+        case OPT_REDIS: o->redis = 1; break;
+        case OPT_WATCH: o->watch = 1; break;
+        case OPT_ENV_FILE: o->env_file = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf(PROGRAM " %s\n", PACKAGE_VERSION); return 0;
+        default: return tools_option_error(c, argv);
         }
     }
     if (optind < argc) {

@@ -968,27 +968,13 @@ static int parse_args(int argc, char **argv, struct settings *cfg,
            -1) {
         key = NULL;
         switch (c) {
-        case 'e':
-            key = "MINION_ENGINE";
-            break;
-        case 'f':
-            key = "MINION_FILE";
-            break;
-        case OPT_REDIS_URL:
-            key = "REDIS_URL";
-            break;
-        case OPT_STREAM:
-            key = "REDIS_STREAM";
-            break;
-        case OPT_JSON:
-            o->json = 1;
-            break;
-        case OPT_SWEEP:
-            o->sweep = optarg;
-            break;
-        case OPT_WAIT:
-            o->wait = 1;
-            break;
+        case 'e': key = "MINION_ENGINE"; break;
+        case 'f': key = "MINION_FILE"; break;
+        case OPT_REDIS_URL: key = "REDIS_URL"; break;
+        case OPT_STREAM: key = "REDIS_STREAM"; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_SWEEP: o->sweep = optarg; break;
+        case OPT_WAIT: o->wait = 1; break;
         case OPT_TIMEOUT:
             if (parse_seconds(optarg, &o->timeout) < 0) {
                 return tools_usage("--timeout: '%s' is not a number of "
@@ -997,20 +983,11 @@ static int parse_args(int argc, char **argv, struct settings *cfg,
             }
             timeout_set = 1;
             break;
-        case OPT_ENV_FILE:
-            o->env_file = optarg;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'V':
-            printf(PROGRAM " %s\n", PACKAGE_VERSION);
-            return 0;
-        default:
-            return tools_option_error(c, argv);
+        case OPT_ENV_FILE: o->env_file = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf(PROGRAM " %s\n", PACKAGE_VERSION); return 0;
+        default: return tools_option_error(c, argv);
         }
         if (key != NULL && settings_set_flag(cfg, key, optarg) < 0) {
             tools_error("out of memory");

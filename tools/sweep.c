@@ -101,12 +101,12 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
     root = spec != NULL ? cJSON_ParseWithOpts(spec, NULL, 1) : NULL;
     if (root == NULL) {
         return errbuf_set(err, errlen, -EINVAL, "--sweep: not JSON: %.60s",
-                    spec != NULL ? spec : "");
+                          spec != NULL ? spec : "");
     }
     if (!cJSON_IsObject(root)) {
         rc = errbuf_set(err, errlen, -EINVAL,
-                  "--sweep: expected a JSON object such as "
-                  "{\"x\":[1,2],\"y\":[\"a\",\"b\"]}");
+                        "--sweep: expected a JSON object such as "
+                        "{\"x\":[1,2],\"y\":[\"a\",\"b\"]}");
         goto out;
     }
     cJSON_ArrayForEach(item, root)
@@ -114,15 +114,16 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
         /* A repeated key would produce objects with the key twice. */
         for (other = root->child; other != item; other = other->next) {
             if (strcmp(other->string, item->string) == 0) {
-                rc = errbuf_set(err, errlen, -EINVAL, "--sweep: key \"%.60s\" twice",
-                          item->string);
+                rc = errbuf_set(err, errlen, -EINVAL,
+                                "--sweep: key \"%.60s\" twice", item->string);
                 goto out;
             }
         }
         n++;
     }
     if (n == 0) {
-        rc = errbuf_set(err, errlen, -EINVAL, "--sweep: the object has no keys");
+        rc =
+            errbuf_set(err, errlen, -EINVAL, "--sweep: the object has no keys");
         goto out;
     }
     sw->keys = calloc(n, sizeof(*sw->keys));
@@ -144,9 +145,9 @@ int sweep_init(struct sweep *sw, const char *spec, char *err, size_t errlen)
             sw->empty_key = k->name;
         }
         if (sw->count > 0 && k->nvalues > SWEEP_MAX_COMBINATIONS / sw->count) {
-            rc =
-                errbuf_set(err, errlen, -E2BIG, "--sweep: more than %lu combinations",
-                     SWEEP_MAX_COMBINATIONS);
+            rc = errbuf_set(err, errlen, -E2BIG,
+                            "--sweep: more than %lu combinations",
+                            SWEEP_MAX_COMBINATIONS);
             goto out;
         }
         sw->count *= k->nvalues;

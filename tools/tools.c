@@ -72,7 +72,7 @@ int tools_load_env(struct settings *cfg, const char *env_file)
     }
     if (rc < 0) {
         tools_error("%s", settings_error(cfg)[0] != '\0' ? settings_error(cfg)
-                                                       : strerror(-rc));
+                                                         : strerror(-rc));
         return 2;
     }
     return 0;

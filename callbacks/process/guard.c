@@ -60,9 +60,8 @@ static void guard_close_others(int keep)
 
 static void guard_run(int fd, pid_t *groups, size_t capacity)
 {
-    static const int ignored[] = {SIGINT,  SIGTERM, SIGHUP, SIGQUIT,
-                                  SIGUSR1, SIGUSR2, SIGPIPE, SIGTSTP,
-                                  SIGTTIN, SIGTTOU};
+    static const int ignored[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+                                  SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU};
     struct sigaction sa;
     sigset_t none;
     size_t n = 0;

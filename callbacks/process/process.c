@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * callbacks/process/process.c: run `PROGRAM ARGS...` once per param, with no shell.
+ * callbacks/process/process.c: run `PROGRAM ARGS...` once per param, with no
+ * shell.
  *
  * Each task is one child made with vfork and execve, like posix_spawn: its own
  * process group, signals back to their defaults, stdin from /dev/null,
@@ -115,10 +116,10 @@ struct process {
     struct process_conf *conf;
     const struct minion_context *ctx;
     struct argv_template *tpl;
-    char *path;  /* PROGRAM as found at start */
+    char *path;          /* PROGRAM as found at start */
     const char *program; /* PROGRAM as given */
-    int json;    /* the json decoder is on */
-    int devnull; /* the children's stdin */
+    int json;            /* the json decoder is on */
+    int devnull;         /* the children's stdin */
     /* The children's environment: ours minus the four MINION_ names below,
      * then MINION_ID, then three slots rewritten per task, then NULL. */
     char **env;
@@ -128,7 +129,7 @@ struct process {
     struct event *ev_chld;
     struct child *children; /* running, not yet reaped */
     struct guard *guard;
-    int guard_lost; /* warned once that groups are unguarded */
+    int guard_lost;         /* warned once that groups are unguarded */
     struct rlimit fd_limit; /* the soft limit we were given, for children */
     int fd_limit_raised;
     sigset_t all_signals;
@@ -493,8 +494,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
         next = c->next;
         memset(&info, 0, sizeof(info));
         do {
-            rc = waitid(P_PID, (id_t)c->pid, &info,
-                        WEXITED | WNOHANG | WNOWAIT);
+            rc =
+                waitid(P_PID, (id_t)c->pid, &info, WEXITED | WNOHANG | WNOWAIT);
         } while (rc < 0 && errno == EINTR);
         if (rc == 0 && info.si_pid == 0) {
             continue; /* still running */
@@ -562,8 +563,8 @@ static void fail_task(minion_task *task, enum minion_outcome outcome,
  * rather than the param's? Then the task waits and is not charged. */
 static int is_resource_error(int err)
 {
-    return err == EMFILE || err == ENFILE || err == ENOMEM ||
-           err == EAGAIN || err == ENOSPC || err == ENOBUFS || err == EDQUOT;
+    return err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN ||
+           err == ENOSPC || err == ENOBUFS || err == EDQUOT;
 }
 
 /* The outcome of a task that could not start because of @err. */
@@ -629,9 +630,8 @@ static int param_file(const char *param, size_t len)
 static void exec_child(const struct process *p, char **argv, int out_fd,
                        int param_fd, pid_t parent, volatile int *exec_err)
 {
-    static const int defaults[] = {SIGCHLD, SIGPIPE, SIGTERM, SIGINT,
-                                   SIGHUP,  SIGQUIT, SIGUSR1, SIGUSR2,
-                                   SIGALRM};
+    static const int defaults[] = {SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP,
+                                   SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
     struct sigaction sa;
     sigset_t none;
 
@@ -652,8 +652,7 @@ static void exec_child(const struct process *p, char **argv, int out_fd,
     }
     /* Every descriptor here is 3 or more: the minion made sure 0 to 2 are
      * open. */
-    if (dup2(p->devnull, STDIN_FILENO) < 0 ||
-        dup2(out_fd, STDOUT_FILENO) < 0) {
+    if (dup2(p->devnull, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0) {
         goto fail;
     }
     if (param_fd == PARAM_FD) {
@@ -898,8 +897,7 @@ fail:
                   p->path, sysconf(_SC_ARG_MAX));
         return;
     }
-    fail_task(task, start_failure(rc), "spawn %s: %s", p->path,
-              strerror(rc));
+    fail_task(task, start_failure(rc), "spawn %s: %s", p->path, strerror(rc));
 }
 
 static void process_cancel(struct minion_instance *inst, minion_task *task)
@@ -949,8 +947,7 @@ static int process_describe(struct minion_instance *inst, minion_task *task,
     char *line;
     int rc;
 
-    if (argv_build(p->tpl, p->json, param, len, &argv, err, sizeof(err)) <
-        0) {
+    if (argv_build(p->tpl, p->json, param, len, &argv, err, sizeof(err)) < 0) {
         minion_task_set_error(task, "%s", err);
         return MINION_REJECT;
     }

@@ -630,9 +630,7 @@ static int rec_add(struct fstate *st, char type, uint64_t line, uint64_t a,
         n += (int)strlen(p + n);
         p[n++] = '\n';
         break;
-    default:
-        n = snprintf(p, room, "%c %" PRIu64 "\n", type, line);
-        break;
+    default: n = snprintf(p, room, "%c %" PRIu64 "\n", type, line); break;
     }
     st->rec_len += (size_t)n;
     return 0;
@@ -815,8 +813,7 @@ static int replay_text(struct fmap *m, const char *text)
                 fline_free(fl);
             }
             break;
-        default:
-            break;
+        default: break;
         }
     next:
         p = eol + 1;

@@ -83,9 +83,9 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
 void claims_run(struct redis_engine *r)
 {
     char count[16];
-    const char *argv[] = {"EVAL",        script_claim,    "1",
-                          r->keys.stream,     r->group,        r->me,
-                          r->claim_idle, r->claim_cursor, count};
+    const char *argv[] = {"EVAL",         script_claim,    "1",
+                          r->keys.stream, r->group,        r->me,
+                          r->claim_idle,  r->claim_cursor, count};
     unsigned want;
 
     if (r->ctx->dry_run || r->paused || r->drained || r->dying ||
@@ -160,8 +160,8 @@ static void on_refresh(redisAsyncContext *ac, void *rep, void *priv)
 /* Send one refresh call for @n ids. */
 static void refresh_send(struct redis_engine *r, const char **argv, size_t n)
 {
-    if (rconn_send(r->writer_conn, on_refresh, r, (int)(SCRIPT_HEAD_ARGS + n), argv,
-                   NULL) == 0) {
+    if (rconn_send(r->writer_conn, on_refresh, r, (int)(SCRIPT_HEAD_ARGS + n),
+                   argv, NULL) == 0) {
         r->refresh_busy++;
     }
 }
@@ -310,7 +310,7 @@ static void on_sweep(redisAsyncContext *ac, void *rep, void *priv)
 static void sweep_pass(struct redis_engine *r)
 {
     const char *argv[] = {"EVAL",          script_sweep, "2",   r->keys.stream,
-                          r->keys.minions,  r->group,     r->me, r->sweep_stale,
+                          r->keys.minions, r->group,     r->me, r->sweep_stale,
                           r->sweep_cursor, SWEEP_CHUNK};
 
     if (r->ctx->dry_run || !r->sweep_due || r->sweep_busy || r->paused ||

@@ -338,8 +338,8 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
     } else if (t->last_ip) {
         /* The resolver is down, not necessarily Redis: try where it was. */
         minion_log(c->inst, MINION_LOG_DEBUG,
-                   "%s: look-up of %s failed (%s); trying %s", c->name, t->url->host,
-                   evutil_gai_strerror(result), t->last_ip);
+                   "%s: look-up of %s failed (%s); trying %s", c->name,
+                   t->url->host, evutil_gai_strerror(result), t->last_ip);
         snprintf(c->ip, sizeof(c->ip), "%s", t->last_ip);
     } else {
         attempt_failed(c, evutil_gai_strerror(result));
@@ -399,7 +399,8 @@ static void start_connect(struct rconn *c)
     hints.ai_protocol = IPPROTO_TCP;
     c->state = C_RESOLVING;
     /* The callback may run (and free lk) before this returns. */
-    req = evdns_getaddrinfo(t->dns, t->url->host, NULL, &hints, on_resolved, lk);
+    req =
+        evdns_getaddrinfo(t->dns, t->url->host, NULL, &hints, on_resolved, lk);
     if (c->lookup) {
         c->lookup->req = req;
     }

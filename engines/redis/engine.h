@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The redis engine's shared state. One instance owns two connections: the
- * reader's only ever carries the blocking XREADGROUP (a blocked read holds back every
- * reply behind it), the writer's carries everything else: acks, results, dead
- * letters, claims, refreshes, heartbeats, the sweep of dead consumers. A
+ * reader's only ever carries the blocking XREADGROUP (a blocked read holds back
+ * every reply behind it), the writer's carries everything else: acks, results,
+ * dead letters, claims, refreshes, heartbeats, the sweep of dead consumers. A
  * dry run uses the reader's alone, reading without the group (see reader.c). */
 #ifndef REDIS_ENGINE_H
 #define REDIS_ENGINE_H
@@ -49,7 +49,7 @@ enum write_kind {
     WRITE_RESULT, /* XADD to the results stream */
     WRITE_DEAD,   /* the dead-letter script */
     WRITE_ACK,    /* XACK of a batch of ids */
-    WRITE_RETRY,   /* the take script: failed params back for another attempt */
+    WRITE_RETRY,  /* the take script: failed params back for another attempt */
     WRITE_BEAT,   /* heartbeat */
 };
 
@@ -100,15 +100,15 @@ struct redis_engine {
     int pumping;
 
     /* reader.c */
-    int live;          /* own pending entries are done: read `>` */
-    int reading;       /* an XREADGROUP is out */
-    int hist_busy;     /* a history command is out */
+    int live;                /* own pending entries are done: read `>` */
+    int reading;             /* an XREADGROUP is out */
+    int hist_busy;           /* a history command is out */
     unsigned hist_epoch;     /* bumped by each resync */
     unsigned hist_req_epoch; /* the epoch the history page out was asked in */
-    int hist_done;     /* the last history page was the end */
-    size_t hist_taken; /* entries the history took back, for the log */
-    int group_wait;    /* backing off after a failed read; 2: then recreate
-                          the group */
+    int hist_done;           /* the last history page was the end */
+    size_t hist_taken;       /* entries the history took back, for the log */
+    int group_wait; /* backing off after a failed read; 2: then recreate
+                       the group */
     int group_backoff_ms;
     int drain_busy;
     long long drain_pending; /* XPENDING total of the drain check */
@@ -190,10 +190,11 @@ void writer_ack(struct redis_engine *r, const char *id);
 void writer_retry(struct redis_engine *r, const char *id);
 /* Copy the param to the dead-letter stream and ack it, atomically; only if
  * it is still pending unless @force. Borrows: everything. */
-void writer_dead(struct redis_engine *r, const char *id, const char *param, size_t len,
-                 const char *error, unsigned attempts, int force);
+void writer_dead(struct redis_engine *r, const char *id, const char *param,
+                 size_t len, const char *error, unsigned attempts, int force);
 /* Queue an already formatted command. Takes: buf (even on failure). */
-void writer_push(struct redis_engine *r, char *buf, int len, enum write_kind kind);
+void writer_push(struct redis_engine *r, char *buf, int len,
+                 enum write_kind kind);
 void writer_flush(struct redis_engine *r);
 int writer_idle(const struct redis_engine *r);
 
@@ -203,7 +204,8 @@ int writer_idle(const struct redis_engine *r);
 #define SCRIPT_HEAD_ARGS 6
 /* Write them into @argv[0..SCRIPT_HEAD_ARGS). Borrows: script and r's
  * names, for as long as @argv is used. */
-void script_head(const struct redis_engine *r, const char *script, const char **argv);
+void script_head(const struct redis_engine *r, const char *script,
+                 const char **argv);
 extern const char script_take[];
 extern const char script_claim[];
 extern const char script_refresh[];

@@ -158,12 +158,8 @@ int take_row_parse(const redisReply *row, struct take_row *out)
     out->count = row->element[2]->integer;
     extra = row->element[3];
     switch (row->element[1]->integer) {
-    case TAKE_GONE:
-        out->status = TAKE_GONE;
-        return 0;
-    case TAKE_DELETED:
-        out->status = TAKE_DELETED;
-        return 0;
+    case TAKE_GONE: out->status = TAKE_GONE; return 0;
+    case TAKE_DELETED: out->status = TAKE_DELETED; return 0;
     case TAKE_OTHER:
         if (!is_string(extra)) {
             return -EPROTO;
@@ -178,8 +174,7 @@ int take_row_parse(const redisReply *row, struct take_row *out)
         out->status = TAKE_OK;
         out->fields = extra;
         return 0;
-    default:
-        return -EPROTO;
+    default: return -EPROTO;
     }
 }
 
@@ -203,8 +198,10 @@ int claim_reply_parse(const redisReply *reply, const char **cursor,
 int format_result(const char *stream, const struct result_fields *f, char **out)
 {
     char attempt[16], duration[24], exit_code[16];
-    const char *argv[] = {"XADD",         stream,
-                          "MAXLEN",       "~",
+    const char *argv[] = {"XADD",
+                          stream,
+                          "MAXLEN",
+                          "~",
                           STREAMS_RESULTS_MAXLEN,
                           "*",
                           STREAMS_FIELD_TASK,

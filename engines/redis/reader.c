@@ -177,9 +177,9 @@ static void on_history(redisAsyncContext *ac, void *rep, void *priv)
 
 static void history_next(struct redis_engine *r)
 {
-    const char *argv[] = {"XPENDING",     r->keys.stream, r->group,
-                          r->hist_cursor, "+",       HISTORY_PAGE_TEXT,
-                          r->me};
+    const char *argv[] = {
+        "XPENDING", r->keys.stream,    r->group, r->hist_cursor,
+        "+",        HISTORY_PAGE_TEXT, r->me};
 
     if (r->hist_busy || !rconn_is_ready(r->writer_conn)) {
         return;
@@ -445,7 +445,7 @@ static void on_dry_read(redisAsyncContext *ac, void *rep, void *priv)
 static void dry_kick(struct redis_engine *r)
 {
     char count[16], block[16];
-    const char *argv[] = {"XREAD", "COUNT",   count,     "BLOCK",
+    const char *argv[] = {"XREAD", "COUNT",   count,          "BLOCK",
                           block,   "STREAMS", r->keys.stream, r->dry_cursor};
 
     if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn)) {
@@ -463,8 +463,8 @@ static void dry_kick(struct redis_engine *r)
 void reader_kick(struct redis_engine *r)
 {
     char count[16], block[16];
-    const char *argv[] = {"XREADGROUP", "GROUP",   r->group, r->me,
-                          "COUNT",      count,     "BLOCK",  block,
+    const char *argv[] = {"XREADGROUP", "GROUP",        r->group, r->me,
+                          "COUNT",      count,          "BLOCK",  block,
                           "STREAMS",    r->keys.stream, ">"};
 
     if (r->paused || r->drained || r->dying || r->credit == 0 ||

@@ -106,7 +106,8 @@ static void rlist_clear(struct rlist *l)
 
 /* Hand @t to the core. Returns 0 (the core may already have finished it:
  * @t is gone), or < 0 when the core had no credit (@t is still ours). */
-static int deliver(struct redis_engine *r, struct rtask *t, const char *data, size_t len)
+static int deliver(struct redis_engine *r, struct rtask *t, const char *data,
+                   size_t len)
 {
     struct minion_param p = MINION_PARAM_INIT;
     int rc;
@@ -194,9 +195,9 @@ void engine_pump(struct redis_engine *r)
 
 /* A param this engine dead-letters by itself: the results and dead streams,
  * and the core's reporters and counts, all hear of it. */
-static void dead_letter(struct redis_engine *r, const char *id, const char *param,
-                        size_t len, unsigned attempts, const char *why,
-                        int force)
+static void dead_letter(struct redis_engine *r, const char *id,
+                        const char *param, size_t len, unsigned attempts,
+                        const char *why, int force)
 {
     struct minion_report rep = MINION_REPORT_INIT;
 
@@ -242,11 +243,8 @@ void engine_admit(struct redis_engine *r, const struct take_row *row)
                    "task %s is now held by %s; left to it", row->id,
                    row->owner);
         return;
-    case TAKE_DELETED:
-        engine_lost(r, row->id, (unsigned)row->count);
-        return;
-    case TAKE_OK:
-        break;
+    case TAKE_DELETED: engine_lost(r, row->id, (unsigned)row->count); return;
+    case TAKE_OK: break;
     }
     if (rlist_find(&r->running, row->id) || rlist_find(&r->ready, row->id)) {
         return; /* already here (history and a claim met) */
@@ -368,8 +366,10 @@ static void on_writer_down(void *arg)
     reader_resync(arg);
 }
 
-static const struct rconn_ops reader_conn_ops = {on_reader_ready, on_reader_down};
-static const struct rconn_ops writer_conn_ops = {on_writer_ready, on_writer_down};
+static const struct rconn_ops reader_conn_ops = {on_reader_ready,
+                                                 on_reader_down};
+static const struct rconn_ops writer_conn_ops = {on_writer_ready,
+                                                 on_writer_down};
 
 /* ------------------------------------------------------------------------ */
 /* Lifecycle                                                                 */
@@ -459,9 +459,9 @@ static int redis_init(struct minion_instance *inst, void *conf_)
  * fails before it leaves no beat that would refuse the next try. */
 static int enlist(struct redis_engine *r, redisContext *c)
 {
-    const char *argv[] = {"EVAL",         script_enlist, "2",
-                          r->keys.minions, r->stats_key,  r->me,
-                          r->claim_idle,  STREAMS_STATS_TTL_MS};
+    const char *argv[] = {"EVAL",          script_enlist,       "2",
+                          r->keys.minions, r->stats_key,        r->me,
+                          r->claim_idle,   STREAMS_STATS_TTL_MS};
     char err[512];
     redisReply *reply;
     long long age;
@@ -545,8 +545,8 @@ static int dry_probe(struct redis_engine *r, redisContext *c)
                "dry run: showing what group %s would deliver next from %s on "
                "%s (after %s%s%s); nothing is read as a consumer, acked or "
                "written",
-               r->group, r->keys.stream, r->where, r->dry_cursor, what ? ": " : "",
-               what ? what : "");
+               r->group, r->keys.stream, r->where, r->dry_cursor,
+               what ? ": " : "", what ? what : "");
     return 0;
 }
 
@@ -601,17 +601,19 @@ static int redis_start(struct minion_instance *inst, struct event_base *base)
     if (probe(r) < 0) {
         return -EIO;
     }
-    r->reader_conn = rconn_new(base, inst, "reader", &r->target,
-                      r->block_ms / 1000.0 + READ_MARGIN_S, &reader_conn_ops, r);
-    r->writer_conn =
-        rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S, &writer_conn_ops, r);
-    if (!r->reader_conn || !r->writer_conn || writer_init(r) < 0 || reader_init(r) < 0 ||
-        (!r->ctx->dry_run && claims_start(r) < 0)) {
+    r->reader_conn =
+        rconn_new(base, inst, "reader", &r->target,
+                  r->block_ms / 1000.0 + READ_MARGIN_S, &reader_conn_ops, r);
+    r->writer_conn = rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S,
+                               &writer_conn_ops, r);
+    if (!r->reader_conn || !r->writer_conn || writer_init(r) < 0 ||
+        reader_init(r) < 0 || (!r->ctx->dry_run && claims_start(r) < 0)) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
     if (r->ctx->dry_run) {
-        rconn_open(r->reader_conn); /* the command connection has nothing to say */
+        rconn_open(
+            r->reader_conn); /* the command connection has nothing to say */
         return 0;
     }
     rconn_open(r->writer_conn);

@@ -94,9 +94,9 @@ const char script_dead[] =
     "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], "
     "1)[1]\n"
     "if not p and ARGV[6] ~= '1' then return 0 end\n"
-    "redis.call('XADD', KEYS[2], '*', '" STREAMS_FIELD_PARAM "', ARGV[3], '"
-    STREAMS_FIELD_TASK "', ARGV[2], '" STREAMS_FIELD_ERROR "', ARGV[4], '"
-    STREAMS_FIELD_ATTEMPTS "', ARGV[5])\n"
+    "redis.call('XADD', KEYS[2], '*', '" STREAMS_FIELD_PARAM
+    "', ARGV[3], '" STREAMS_FIELD_TASK "', ARGV[2], '" STREAMS_FIELD_ERROR
+    "', ARGV[4], '" STREAMS_FIELD_ATTEMPTS "', ARGV[5])\n"
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "return 1\n";
 
@@ -120,8 +120,8 @@ const char script_enlist[] = LUA_NOW_MS
     "  return math.max(tonumber(now) - beat, 0)\n"
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[1], now)\n"
-    "redis.call('HSET', KEYS[2], '" STREAMS_FIELD_LAST_SEEN "', now, '"
-    STREAMS_FIELD_STATE "', 'running')\n"
+    "redis.call('HSET', KEYS[2], '" STREAMS_FIELD_LAST_SEEN
+    "', now, '" STREAMS_FIELD_STATE "', 'running')\n"
     "redis.call('PEXPIRE', KEYS[2], ARGV[3])\n"
     "return -1\n";
 
@@ -160,7 +160,8 @@ const char script_sweep[] = LUA_NOW_MS
     "end\n"
     "return {r[1], gone}\n";
 
-void script_head(const struct redis_engine *r, const char *script, const char **argv)
+void script_head(const struct redis_engine *r, const char *script,
+                 const char **argv)
 {
     argv[0] = "EVAL";
     argv[1] = script;

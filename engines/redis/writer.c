@@ -69,7 +69,8 @@ static int grow(void **buf, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
-void writer_push(struct redis_engine *r, char *buf, int len, enum write_kind kind)
+void writer_push(struct redis_engine *r, char *buf, int len,
+                 enum write_kind kind)
 {
     struct writer *w = &r->w;
 
@@ -143,8 +144,8 @@ void writer_result(struct redis_engine *r, const struct minion_report *rep,
 /* Where the param sits in writer_dead()'s argument list. */
 #define DEAD_PARAM_ARG 7
 
-void writer_dead(struct redis_engine *r, const char *id, const char *param, size_t len,
-                 const char *error, unsigned attempts, int force)
+void writer_dead(struct redis_engine *r, const char *id, const char *param,
+                 size_t len, const char *error, unsigned attempts, int force)
 {
     char n[16];
     const char *argv[] = {"EVAL",
@@ -173,8 +174,9 @@ void writer_dead(struct redis_engine *r, const char *id, const char *param, size
 }
 
 /* Move the collected ids into the queue as XACK / take commands. */
-static int format_ids(struct redis_engine *r, char **ids, size_t *n, size_t chunk,
-                      const char *const *head, size_t nhead, enum write_kind kind)
+static int format_ids(struct redis_engine *r, char **ids, size_t *n,
+                      size_t chunk, const char *const *head, size_t nhead,
+                      enum write_kind kind)
 {
     size_t done = 0;
 
@@ -344,7 +346,8 @@ void writer_flush(struct redis_engine *r)
         struct write_cmd *c = &w->q[sent];
         /* The batch must hold the command before its reply can come. */
         b->cmds[b->n] = *c;
-        if (rconn_send_formatted(r->writer_conn, on_reply, b, c->buf, c->len) < 0) {
+        if (rconn_send_formatted(r->writer_conn, on_reply, b, c->buf, c->len) <
+            0) {
             break;
         }
         b->n++;

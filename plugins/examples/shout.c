@@ -3,8 +3,8 @@
  * shout.c: a custom reporter. It logs every run that did not succeed, and
  * at the end how many there were: the smallest useful reporter, to copy.
  *
- *   cc -shared -fPIC shout.c -o shout.so $(pkg-config --cflags --libs minionize)
- *   seq 3 | minionize -r ./shout.so false
+ *   cc -shared -fPIC shout.c -o shout.so $(pkg-config --cflags --libs
+ * minionize) seq 3 | minionize -r ./shout.so false
  *
  * To make it yours: rename the file and the descriptor together (a plugin
  * file NAME.so exports minion_plugin_NAME), add settings to the option
@@ -21,8 +21,8 @@ struct shout_conf {
 };
 
 static const struct minion_option shout_options[] = {
-    {"SHOUT_EVERY", MINION_OPT_INT, "1", offsetof(struct shout_conf, every),
-     0, "Log one failed run in this many (1: every one).", NULL},
+    {"SHOUT_EVERY", MINION_OPT_INT, "1", offsetof(struct shout_conf, every), 0,
+     "Log one failed run in this many (1: every one).", NULL},
     {NULL},
 };
 
@@ -71,8 +71,8 @@ static int shout_stop(struct minion_instance *inst)
 {
     struct shout *s = minion_instance_data(inst);
 
-    minion_log(inst, MINION_LOG_INFO, "%llu run%s did not succeed",
-               s->failed, s->failed == 1 ? "" : "s");
+    minion_log(inst, MINION_LOG_INFO, "%llu run%s did not succeed", s->failed,
+               s->failed == 1 ? "" : "s");
     return 0;
 }
 

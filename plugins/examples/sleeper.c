@@ -6,8 +6,8 @@
  * a timer or a child: start the work in process(), end it from an event
  * with minion_task_done().
  *
- *   cc -shared -fPIC sleeper.c -o sleeper.so $(pkg-config --cflags --libs minionize)
- *   printf '%s\n' 100 200 oops | minionize -j2 -c ./sleeper.so
+ *   cc -shared -fPIC sleeper.c -o sleeper.so $(pkg-config --cflags --libs
+ * minionize) printf '%s\n' 100 200 oops | minionize -j2 -c ./sleeper.so
  *
  * The hooks, in the order the core calls them for each param:
  *   setup()    check the param; MINION_REJECT dead-letters it at once.
@@ -66,8 +66,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     minion_task *task = arg;
     struct nap *nap = minion_task_data(task);
 
-    minion_output_printf(minion_task_output(task), "slept %lld ms\n",
-                         nap->ms);
+    minion_output_printf(minion_task_output(task), "slept %lld ms\n", nap->ms);
     minion_task_done(task, MINION_OK);
 }
 

@@ -37,8 +37,9 @@ static void engine_pump(struct minion_instance *inst)
 {
     while (w.credit > 0 && w.head < w.tail) {
         int i = w.queue[w.head++];
-        struct minion_param p = {sizeof(p), w.params[i], strlen(w.params[i]),
-                                 "id", ++w.attempt[i], (void *)(intptr_t)i};
+        struct minion_param p = {sizeof(p),           w.params[i],
+                                 strlen(w.params[i]), "id",
+                                 ++w.attempt[i],      (void *)(intptr_t)i};
         w.credit--;
         w.outstanding++;
         w.delivered++;
@@ -213,8 +214,9 @@ static int run(struct minion_context *ctx, const char **params, size_t n)
     rc = runner_run(r);
     runner_free(r);
     for (size_t i = 0; i < 3; i++) {
-        struct minion_instance *inst =
-            i == 0 ? engine : i == 1 ? callback : reporter;
+        struct minion_instance *inst = i == 0   ? engine
+                                       : i == 1 ? callback
+                                                : reporter;
         free(inst->lp.options);
         free(inst);
     }
@@ -275,8 +277,8 @@ static void retries_then_dead(void **state)
 
 static void timeout_cancels_and_fails(void **state)
 {
-    struct minion_context ctx = {.concurrency = 1, .max_attempts = 1,
-                                 .timeout = 0.02};
+    struct minion_context ctx = {
+        .concurrency = 1, .max_attempts = 1, .timeout = 0.02};
     const char *p[] = {"hang", "ok"};
 
     assert_int_equal(run(&ctx, p, 2), 4);
@@ -288,8 +290,8 @@ static void timeout_cancels_and_fails(void **state)
 
 static void max_tasks_stops_delivery(void **state)
 {
-    struct minion_context ctx = {.concurrency = 3, .max_attempts = 3,
-                                 .max_tasks = 5};
+    struct minion_context ctx = {
+        .concurrency = 3, .max_attempts = 3, .max_tasks = 5};
     const char *p[20];
 
     for (size_t i = 0; i < 20; i++) {
@@ -302,8 +304,8 @@ static void max_tasks_stops_delivery(void **state)
 
 static void json_decoder_dead_letters_without_running(void **state)
 {
-    struct minion_context ctx = {.concurrency = 1, .max_attempts = 3,
-                                 .decoder = MINION_DECODER_JSON};
+    struct minion_context ctx = {
+        .concurrency = 1, .max_attempts = 3, .decoder = MINION_DECODER_JSON};
     const char *p[] = {"not json", "[1]"};
 
     assert_int_equal(run(&ctx, p, 2), 4);
@@ -316,8 +318,8 @@ static void json_decoder_dead_letters_without_running(void **state)
  * minions. */
 static void dry_run_releases_without_running(void **state)
 {
-    struct minion_context ctx = {.concurrency = 2, .max_attempts = 3,
-                                 .dry_run = 1};
+    struct minion_context ctx = {
+        .concurrency = 2, .max_attempts = 3, .dry_run = 1};
     const char *p[] = {"fail", "hang"};
 
     assert_int_equal(run(&ctx, p, 2), 0);

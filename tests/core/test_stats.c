@@ -14,8 +14,8 @@ static void counts_and_buckets(void **state)
     struct minion_stats out = MINION_STATS_INIT;
 
     stats_init(&s);
-    stats_record(&s, MINION_STATUS_OK, 0.0005);  /* first bucket */
-    stats_record(&s, MINION_STATUS_OK, 0.2);     /* (0.1, 0.5] */
+    stats_record(&s, MINION_STATUS_OK, 0.0005);   /* first bucket */
+    stats_record(&s, MINION_STATUS_OK, 0.2);      /* (0.1, 0.5] */
     stats_record(&s, MINION_STATUS_FAILED, 7200); /* past the last: +Inf */
     stats_record(&s, MINION_STATUS_DEAD, -1);     /* clock steps: 0 */
     assert_int_equal(s.buckets[0], 2);

@@ -92,14 +92,10 @@ static int verdict_of(const char *param, unsigned attempt)
 
     assert_non_null(s);
     switch (s->status) {
-    case MINION_STATUS_OK:
-        return MINION_VERDICT_ACK;
-    case MINION_STATUS_FAILED:
-        return MINION_VERDICT_RETRY;
-    case MINION_STATUS_DEAD:
-        return MINION_VERDICT_DEAD;
-    default:
-        return MINION_VERDICT_RELEASE;
+    case MINION_STATUS_OK: return MINION_VERDICT_ACK;
+    case MINION_STATUS_FAILED: return MINION_VERDICT_RETRY;
+    case MINION_STATUS_DEAD: return MINION_VERDICT_DEAD;
+    default: return MINION_VERDICT_RELEASE;
     }
 }
 

@@ -298,10 +298,11 @@ static void test_format_result(void **state)
         .error = NULL,
     };
     static const char *const want[] = {
-        "XADD",   "s:results", "MAXLEN",      "~",    STREAMS_RESULTS_MAXLEN, "*",
-        "task",   "9-0",       "status",      "ok",   "attempt",      "2",
-        "minion", "m1",        "duration_ms", "1500", "exit_code",    "0",
-        "output", NULL,        "error",       ""};
+        "XADD",    "s:results", "MAXLEN", "~",      STREAMS_RESULTS_MAXLEN,
+        "*",       "task",      "9-0",    "status", "ok",
+        "attempt", "2",         "minion", "m1",     "duration_ms",
+        "1500",    "exit_code", "0",      "output", NULL,
+        "error",   ""};
     char *cmd;
     size_t len;
     const char *arg;

@@ -157,8 +157,7 @@ static void missing_field(void **state)
     expect_unfilled(W("run", "{n}", "{missing}"), IDENTITY, P("{\"n\": 1}"),
                     "missing");
     expect_unfilled(W("run", "{o.nope}"), JSON, P("{\"o\": {}}"), "o.nope");
-    expect_unfilled(W("run", "{list.5}"), JSON, P("{\"list\": [1]}"),
-                    "list.5");
+    expect_unfilled(W("run", "{list.5}"), JSON, P("{\"list\": [1]}"), "list.5");
     /* The error says how to write the braces themselves. */
     expect_unfilled(W("awk", "{print}"), IDENTITY, P("{}"), "{{print}}");
 }
@@ -170,8 +169,8 @@ static void not_an_object(void **state)
     expect_unfilled(W("run", "{name}"), IDENTITY, P("plain text"), want);
     expect_unfilled(W("run", "{name}"), JSON, P("[1, 2]"), want);
     expect_unfilled(W("run", "{name}"), JSON, P("\"s\""), want);
-    expect_unfilled(W("run", "{name}"), IDENTITY,
-                    P("{\"name\": 1} trailing"), want);
+    expect_unfilled(W("run", "{name}"), IDENTITY, P("{\"name\": 1} trailing"),
+                    want);
 }
 
 static void bad_json(void **state)
@@ -201,12 +200,11 @@ static void nul_byte(void **state)
 
 static void literal_braces(void **state)
 {
-    expect_argv(W("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{{}"),
-                IDENTITY, P("f.txt"),
-                A("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{}",
-                  "f.txt"));
-    expect_argv(W("awk", "{{{}}}"), IDENTITY, P("f.txt"),
-                A("awk", "{f.txt}"));
+    expect_argv(
+        W("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{{}"), IDENTITY,
+        P("f.txt"),
+        A("awk", "{ print $1 }", "{1x}", "{a b}", "{", "}", "{}", "f.txt"));
+    expect_argv(W("awk", "{{{}}}"), IDENTITY, P("f.txt"), A("awk", "{f.txt}"));
     expect_argv(W("awk", "{print $2}", "{ x }"), JSON, P("[\"f\"]"),
                 A("awk", "{print $2}", "{ x }", "f"));
     /* The program is never rewritten. */
@@ -218,10 +216,10 @@ static void escapes(void **state)
 {
     expect_argv(W("awk", "{{print}}"), IDENTITY, P("f.txt"),
                 A("awk", "{print}", "f.txt"));
-    expect_argv(W("awk", "BEGIN{{if (1) {{print}}}}", "{}"), IDENTITY,
-                P("f"), A("awk", "BEGIN{if (1) {print}}", "f"));
-    expect_argv(W("sh", "-c", "echo ${HOME} $0 ${x:-{y}}"), IDENTITY,
-                P("p"), A("sh", "-c", "echo ${HOME} $0 ${x:-{y}}", "p"));
+    expect_argv(W("awk", "BEGIN{{if (1) {{print}}}}", "{}"), IDENTITY, P("f"),
+                A("awk", "BEGIN{if (1) {print}}", "f"));
+    expect_argv(W("sh", "-c", "echo ${HOME} $0 ${x:-{y}}"), IDENTITY, P("p"),
+                A("sh", "-c", "echo ${HOME} $0 ${x:-{y}}", "p"));
     expect_argv(W("sh", "-c", "echo ${HOME}-{}"), IDENTITY, P("p"),
                 A("sh", "-c", "echo ${HOME}-p"));
     expect_argv(W("echo", "{{}}", "{a}"), JSON, P("{\"a\":1}"),
@@ -262,8 +260,7 @@ int main(void)
         cmocka_unit_test(missing_field),   cmocka_unit_test(not_an_object),
         cmocka_unit_test(bad_json),        cmocka_unit_test(nul_byte),
         cmocka_unit_test(literal_braces),  cmocka_unit_test(placeholders_flag),
-        cmocka_unit_test(escapes),
-        cmocka_unit_test(quote),
+        cmocka_unit_test(escapes),         cmocka_unit_test(quote),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,8 +18,9 @@ static int json(const char *text, size_t len, char *err)
 
 static void valid_json_passes(void **state)
 {
-    const char *ok[] = {"1", "\"s\"", "[1,2,\"x\"]", "{\"a\":{\"b\":null}}",
-                        "  true \n", "-1.5e3"};
+    const char *ok[] = {"1",           "\"s\"",
+                        "[1,2,\"x\"]", "{\"a\":{\"b\":null}}",
+                        "  true \n",   "-1.5e3"};
     char err[128];
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {

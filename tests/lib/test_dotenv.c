@@ -32,9 +32,8 @@ static struct seen parse_ok(const char *text)
     char err[128] = "";
 
     memset(&s, 0, sizeof(s));
-    assert_int_equal(dotenv_parse(text, strlen(text), collect, &s, err,
-                                  sizeof(err)),
-                     0);
+    assert_int_equal(
+        dotenv_parse(text, strlen(text), collect, &s, err, sizeof(err)), 0);
     assert_string_equal(err, "");
     return s;
 }
@@ -42,7 +41,8 @@ static struct seen parse_ok(const char *text)
 /* A UTF-8 byte-order mark before the first line is not part of a key. */
 static void byte_order_mark(void **state)
 {
-    struct seen s = parse_ok("\xef\xbb\xbf" "A=1\nB=2\n");
+    struct seen s = parse_ok("\xef\xbb\xbf"
+                             "A=1\nB=2\n");
 
     assert_int_equal(s.n, 2);
     assert_string_equal(s.keys[0], "A");
@@ -98,9 +98,9 @@ static void errors_name_the_line(void **state)
     for (size_t i = 0; i < 4; i++) {
         memset(&s, 0, sizeof(s));
         err[0] = '\0';
-        assert_int_equal(dotenv_parse(bad[i], strlen(bad[i]), collect, &s,
-                                      err, sizeof(err)),
-                         -1);
+        assert_int_equal(
+            dotenv_parse(bad[i], strlen(bad[i]), collect, &s, err, sizeof(err)),
+            -1);
         assert_non_null(strstr(err, where[i]));
     }
 }

@@ -74,13 +74,11 @@ static const struct minion_option opts[] = {
      "a name"},
     {"T_COUNT", MINION_OPT_INT, "3", offsetof(struct conf, count), 0, "n"},
     {"T_FLAG", MINION_OPT_BOOL, "off", offsetof(struct conf, flag), 0, "b"},
-    {"T_WAIT", MINION_OPT_DURATION, "30s", offsetof(struct conf, wait), 0,
-     "w"},
+    {"T_WAIT", MINION_OPT_DURATION, "30s", offsetof(struct conf, wait), 0, "w"},
     {"T_BYTES", MINION_OPT_SIZE, "64k", offsetof(struct conf, bytes), 0, "z"},
     {"T_MODE", MINION_OPT_ENUM, "json", offsetof(struct conf, mode), 0, "e",
      "identity|json"},
-    {"T_LIST", MINION_OPT_LIST, "a, b,,c", offsetof(struct conf, list), 0,
-     "l"},
+    {"T_LIST", MINION_OPT_LIST, "a, b,,c", offsetof(struct conf, list), 0, "l"},
     {NULL}};
 
 static void defaults_and_overrides(void **state)
@@ -129,8 +127,7 @@ static void bad_values_name_the_setting(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         settings_set_flag(s, bad[i][0], bad[i][1]);
         memset(&c, 0, sizeof(c));
-        assert_int_equal(options_fill(opts, &c, s),
-                         -22 /* -EINVAL */);
+        assert_int_equal(options_fill(opts, &c, s), -22 /* -EINVAL */);
         assert_non_null(strstr(settings_error(s), bad[i][0]));
         assert_non_null(strstr(settings_error(s), "flag"));
         options_free(opts, &c);

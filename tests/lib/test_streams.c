@@ -39,15 +39,13 @@ static void test_given_and_off(void **state)
     struct streams_keys k;
 
     (void)state;
-    assert_int_equal(streams_keys_init(&k, "jobs", "", "graveyard", err,
-                                       sizeof(err)),
-                     0);
+    assert_int_equal(
+        streams_keys_init(&k, "jobs", "", "graveyard", err, sizeof(err)), 0);
     assert_null(k.results); /* results off */
     assert_string_equal(k.dead, "graveyard");
     streams_keys_fini(&k);
-    assert_int_equal(streams_keys_init(&k, "jobs", "out", NULL, err,
-                                       sizeof(err)),
-                     0);
+    assert_int_equal(
+        streams_keys_init(&k, "jobs", "out", NULL, err, sizeof(err)), 0);
     assert_string_equal(k.results, "out");
     streams_keys_fini(&k);
 }
@@ -82,8 +80,7 @@ static void test_refused(void **state)
     bad("jobs", NULL, "jobs:results",
         "REDIS_RESULTS and REDIS_DEAD must differ");
     bad("jobs", NULL, "jobs:minions", "REDIS_DEAD must not be jobs:minions");
-    bad("jobs", "jobs:minions", NULL,
-        "REDIS_RESULTS must not be jobs:minions");
+    bad("jobs", "jobs:minions", NULL, "REDIS_RESULTS must not be jobs:minions");
 }
 
 int main(void)

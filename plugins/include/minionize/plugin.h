@@ -60,7 +60,7 @@ extern "C" {
 #endif
 
 struct event_base;
-struct minion_instance;                  /* one configured plugin, opaque */
+struct minion_instance;                     /* one configured plugin, opaque */
 typedef struct minion_task minion_task;     /* one run of one param, opaque */
 typedef struct minion_output minion_output; /* a task's captured result */
 
@@ -149,20 +149,20 @@ enum minion_decoder {
 
 /* The core's settings, read-only. Fields are only ever appended. */
 struct minion_context {
-    const char *minion_id;  /* MINION_ID: consumer name, report uid prefix */
-    const char *nodename;   /* uname's node name */
-    unsigned concurrency;   /* MINION_CONCURRENCY, at least 1 */
-    unsigned max_attempts;  /* MINION_MAX_ATTEMPTS, at least 1 */
-    double timeout;         /* MINION_TIMEOUT seconds; 0: none */
-    double grace;           /* MINION_GRACE seconds after SIGTERM */
-    int decoder;            /* enum minion_decoder */
-    int dry_run;            /* DRY: print, run and ack nothing (every param
-                               is settled MINION_VERDICT_RELEASE) */
-    int exit_when_empty;    /* MINION_EXIT_WHEN_EMPTY / --drain */
-    long long max_tasks;    /* MINION_MAX_TASKS; 0: no limit */
-    size_t result_bytes;    /* MINION_RESULT_BYTES: result tail kept */
-    int argc;               /* PROGRAM ARGS... after the options */
-    char *const *argv;      /* NULL-terminated; argv[0] is PROGRAM */
+    const char *minion_id; /* MINION_ID: consumer name, report uid prefix */
+    const char *nodename;  /* uname's node name */
+    unsigned concurrency;  /* MINION_CONCURRENCY, at least 1 */
+    unsigned max_attempts; /* MINION_MAX_ATTEMPTS, at least 1 */
+    double timeout;        /* MINION_TIMEOUT seconds; 0: none */
+    double grace;          /* MINION_GRACE seconds after SIGTERM */
+    int decoder;           /* enum minion_decoder */
+    int dry_run;           /* DRY: print, run and ack nothing (every param
+                              is settled MINION_VERDICT_RELEASE) */
+    int exit_when_empty;   /* MINION_EXIT_WHEN_EMPTY / --drain */
+    long long max_tasks;   /* MINION_MAX_TASKS; 0: no limit */
+    size_t result_bytes;   /* MINION_RESULT_BYTES: result tail kept */
+    int argc;              /* PROGRAM ARGS... after the options */
+    char *const *argv;     /* NULL-terminated; argv[0] is PROGRAM */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -185,7 +185,10 @@ struct minion_action {
     double start, end; /* epoch seconds */
 };
 
-#define MINION_PARAM_INIT {.size = sizeof(struct minion_param)}
+#define MINION_PARAM_INIT                                                      \
+    {                                                                          \
+        .size = sizeof(struct minion_param)                                    \
+    }
 
 /* Everything known about one finished run of a task. A report a plugin
  * makes (minion_engine_report) starts from MINION_REPORT_INIT. */
@@ -208,7 +211,10 @@ struct minion_report {
     size_t n_actions;
 };
 
-#define MINION_REPORT_INIT {.size = sizeof(struct minion_report)}
+#define MINION_REPORT_INIT                                                     \
+    {                                                                          \
+        .size = sizeof(struct minion_report)                                   \
+    }
 
 /* Each kind's hooks are a table of their own, reached from the descriptor
  * by pointer, that records its size: MINION_OPS_HEADER(type) first. */
@@ -327,10 +333,10 @@ struct minion_reporter_ops {
 /* The descriptor                                                            */
 
 struct minion_plugin {
-    unsigned abi;       /* MINION_ABI_MAJOR at build time */
-    unsigned abi_minor; /* MINION_ABI_MINOR at build time: the core must
-                           have at least this minor */
-    unsigned size;      /* sizeof(struct minion_plugin) at build time */
+    unsigned abi;         /* MINION_ABI_MAJOR at build time */
+    unsigned abi_minor;   /* MINION_ABI_MINOR at build time: the core must
+                             have at least this minor */
+    unsigned size;        /* sizeof(struct minion_plugin) at build time */
     unsigned option_size; /* sizeof(struct minion_option) at build time */
     enum minion_kind kind;
     const char *name;    /* matches the file name and the symbol */
@@ -357,9 +363,9 @@ struct minion_plugin {
     const struct minion_reporter_ops *reporter;
 };
 
-#define MINION_PLUGIN_HEADER(k)                                               \
-    .abi = MINION_ABI_MAJOR, .abi_minor = MINION_ABI_MINOR,                   \
-    .size = sizeof(struct minion_plugin),                                     \
+#define MINION_PLUGIN_HEADER(k)                                                \
+    .abi = MINION_ABI_MAJOR, .abi_minor = MINION_ABI_MINOR,                    \
+    .size = sizeof(struct minion_plugin),                                      \
     .option_size = sizeof(struct minion_option), .kind = (k)
 
 /* ------------------------------------------------------------------------ */
@@ -386,8 +392,8 @@ void minion_instance_fail(struct minion_instance *inst, const char *fmt, ...)
 /* A configuration error found only at run time (the program's arguments can
  * never be built, whatever the param): logged as one line, what is in flight
  * is released, and the minion exits 2, as for a bad setting at start-up. */
-void minion_instance_fail_config(struct minion_instance *inst,
-                                 const char *fmt, ...) MINION_PRINTF(2, 3);
+void minion_instance_fail_config(struct minion_instance *inst, const char *fmt,
+                                 ...) MINION_PRINTF(2, 3);
 
 /* The minion's own figures (since 2.1). Set .size (MINION_STATS_INIT)
  * before the call: the core fills that much. */
@@ -397,7 +403,10 @@ struct minion_stats {
     unsigned in_flight;                            /* tasks running now */
     double started;                                /* epoch seconds */
 };
-#define MINION_STATS_INIT {.size = sizeof(struct minion_stats)}
+#define MINION_STATS_INIT                                                      \
+    {                                                                          \
+        .size = sizeof(struct minion_stats)                                    \
+    }
 /* Loop thread only. */
 void minion_stats_get(const struct minion_instance *inst,
                       struct minion_stats *out);
