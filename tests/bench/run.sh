@@ -29,3 +29,5 @@ done
 if [ -x "$(dirname "$0")/redis.sh" ] || [ -f "$(dirname "$0")/redis.sh" ]; then
     bash "$(dirname "$0")/redis.sh"
 fi
+
+bash "$(dirname "$0")/docker.sh"

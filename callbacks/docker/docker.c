@@ -1,0 +1,1197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * callbacks/docker: run each param in a container of the user's image,
+ * through the Docker Engine API (never the docker CLI), with libcurl driven
+ * by the core's loop.
+ *
+ * A task: [write its IO folder] -> create -> start -> wait, with the logs
+ * followed meanwhile (stdout is the task's output in whole lines, stderr
+ * goes to stderr) -> [inspect, for an OOM kill] -> remove. Containers are
+ * never auto-removed: the logs and the exit status must be read first.
+ *
+ * Failures are told apart: a daemon that cannot be reached before the
+ * container exists is the minion's trouble (MINION_DEFER: the core holds
+ * the param and tries again with backoff, no attempt is charged); a
+ * container that was running when the daemon went away failed its run
+ * (MINION_RETRY). A container that could not be removed then is removed
+ * later, and every leftover of this MINION_ID at the next start.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+
+#include <minionize/plugin.h>
+
+#include "api.h"
+#include "argv.h"
+#include "dlist.h"
+#include "frames.h"
+
+/* Environment strings over this cannot reach a process (MAX_ARG_STRLEN). */
+#define ENV_PARAM_MAX (128 * 1024 - 64)
+/* A stderr line longer than this is written in pieces. */
+#define ERR_LINE_MAX 4096
+/* Containers that could not be removed are tried again this often. */
+#define GRAVEYARD_EVERY_S 5
+
+struct docker_conf {
+    char *image;       /* MINION_DOCKER_IMAGE */
+    char *host;        /* DOCKER_HOST */
+    char *io_dir;      /* MINION_DOCKER_IO_DIR */
+    int keep_io;       /* MINION_DOCKER_KEEP_IO */
+    char *cpus;        /* MINION_DOCKER_CPUS, "1.5" */
+    size_t memory;     /* MINION_DOCKER_MEMORY, bytes; 0: no limit */
+    char *network;     /* MINION_DOCKER_NETWORK */
+    int reuse;         /* MINION_DOCKER_REUSE */
+    double kill_after; /* MINION_KILL_AFTER: stop's grace, seconds */
+};
+
+#define OFF(field) offsetof(struct docker_conf, field)
+
+static const struct minion_option docker_options[] = {
+    {"MINION_DOCKER_IMAGE", MINION_OPT_STRING, NULL, OFF(image),
+     MINION_OPT_REQUIRED,
+     "Image each task's container runs; it must be on the daemon already "
+     "(never pulled)."},
+    {"DOCKER_HOST", MINION_OPT_STRING, "unix:///var/run/docker.sock", OFF(host),
+     0, "Docker daemon: unix:///path/docker.sock or tcp://host:port."},
+    {"MINION_DOCKER_IO_DIR", MINION_OPT_STRING, NULL, OFF(io_dir), 0,
+     "Folder for per-task folders mounted at /data: input.txt holds the "
+     "param, /data/output.txt (if written) is the result."},
+    {"MINION_DOCKER_KEEP_IO", MINION_OPT_BOOL, "false", OFF(keep_io), 0,
+     "Keep the IO folder of a task that succeeded (a failed task's is always "
+     "kept)."},
+    {"MINION_DOCKER_CPUS", MINION_OPT_STRING, NULL, OFF(cpus), 0,
+     "CPUs per container, e.g. 0.5 or 2; unset: no limit."},
+    {"MINION_DOCKER_MEMORY", MINION_OPT_SIZE, NULL, OFF(memory), 0,
+     "Memory per container (and no swap), e.g. 512M; at least 6M; unset: no "
+     "limit."},
+    {"MINION_DOCKER_NETWORK", MINION_OPT_STRING, "none", OFF(network), 0,
+     "Network of the task containers: none, bridge, host or a network "
+     "name."},
+    {"MINION_DOCKER_REUSE", MINION_OPT_BOOL, "false", OFF(reuse), 0,
+     "One warm container per slot, each task run in it by exec (not built "
+     "yet: refused)."},
+    {"MINION_KILL_AFTER", MINION_OPT_DURATION, "10s", OFF(kill_after), 0,
+     "Seconds a stopped container (timeout, shutdown) gets after SIGTERM "
+     "before SIGKILL."},
+    {NULL}};
+
+struct docker;
+
+/* One run of one param in one container. */
+struct dtask {
+    struct docker *d;
+    minion_task *task;
+    struct dtask *prev, *next;
+    char id[80]; /* the container's; "" before create answered */
+    enum { CREATING, STARTING, RUNNING, CLOSING, REMOVING } phase;
+    struct api_request *main_rq; /* the step in progress */
+    struct api_request *logs_rq; /* logs?follow=1, while running */
+    struct api_request *stop_rq;
+    struct frames frames;
+    int wait_done, logs_done;
+    int exit_code; /* -1: unknown */
+    int oom;
+    int cancelled;
+    enum minion_outcome outcome;
+    char error[512]; /* "" while nothing failed */
+    char *io_path;   /* the task's folder; NULL without MINION_DOCKER_IO_DIR */
+    char *out;       /* IO mode: stdout kept until the end */
+    size_t out_len, out_cap;
+    char err_line[ERR_LINE_MAX];
+    size_t err_len;
+};
+
+/* A container to remove once the daemon answers again. */
+struct grave {
+    struct grave *next;
+    char id[80];
+};
+
+struct docker {
+    struct minion_instance *inst;
+    const struct docker_conf *conf;
+    const struct minion_context *ctx;
+    struct api_client api;
+    struct argv_template *tpl; /* NULL: the image's own command */
+    int json;
+    char *io_dir;   /* absolute */
+    long nano_cpus; /* 0: no limit */
+    struct dtask *tasks;
+    struct grave *graves;
+    struct api_request *grave_rq;
+    struct event *grave_ev;
+};
+
+static void start_container(struct dtask *t);
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                             */
+
+static void fail_with(struct dtask *t, enum minion_outcome outcome,
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The first failure of a run is the one reported. */
+static void fail_with(struct dtask *t, enum minion_outcome outcome,
+                      const char *fmt, ...)
+{
+    va_list ap;
+
+    if (t->error[0]) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->error, sizeof(t->error), fmt, ap);
+    va_end(ap);
+    t->outcome = outcome;
+}
+
+/* A request failed before the container ran: the daemon's fault when it
+ * could not be reached or failed itself (5xx; a daemon shutting down says
+ * so to every start), and then the param is held and tried again with
+ * backoff, no attempt charged. A refusal (4xx: no such command, a bad
+ * setting) is the run's. */
+static void fail_request(struct dtask *t, struct api_request *rq,
+                         const char *what)
+{
+    enum minion_outcome outcome = MINION_RETRY;
+
+    if ((t->phase == CREATING || t->phase == STARTING) &&
+        (api_unreachable(rq) ||
+         (api_result(rq) == CURLE_OK && api_status(rq) >= 500))) {
+        outcome = MINION_DEFER;
+    }
+    fail_with(t, outcome, "%s: %s", what, api_error(rq));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void rmtree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+    size_t n = *cap ? *cap : 4096;
+    char *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    while (n < need) {
+        n *= 2;
+    }
+    p = realloc(*buf, n);
+    if (!p) {
+        return -ENOMEM;
+    }
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+/* stderr in whole lines, each one write(2): never mixed with another
+ * task's. */
+static void err_write(struct dtask *t, const char *buf, size_t len, int flush)
+{
+    while (len > 0) {
+        size_t take = sizeof(t->err_line) - t->err_len;
+        const char *nl;
+
+        if (take > len) {
+            take = len;
+        }
+        nl = memchr(buf, '\n', take);
+        if (nl) {
+            take = (size_t)(nl - buf) + 1;
+        }
+        memcpy(t->err_line + t->err_len, buf, take);
+        t->err_len += take;
+        buf += take;
+        len -= take;
+        if (nl || t->err_len == sizeof(t->err_line)) {
+            ssize_t n = write(STDERR_FILENO, t->err_line, t->err_len);
+            (void)n;
+            t->err_len = 0;
+        }
+    }
+    if (flush && t->err_len > 0) {
+        /* The last line had no newline: end it, in the same write when
+         * there is room. */
+        size_t n = t->err_len;
+        ssize_t w;
+
+        if (n < sizeof(t->err_line)) {
+            t->err_line[n++] = '\n';
+        }
+        w = write(STDERR_FILENO, t->err_line, n);
+        if (n == t->err_len) {
+            w = write(STDERR_FILENO, "\n", 1);
+        }
+        (void)w;
+        t->err_len = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The create body                                                           */
+
+/* "A=value" for the environment. */
+static int add_env(cJSON *env, const char *name, const char *value, size_t len)
+{
+    size_t n = strlen(name) + 1 + len + 1;
+    char *s = malloc(n);
+    cJSON *item;
+
+    if (!s) {
+        return -ENOMEM;
+    }
+    snprintf(s, n, "%s=%.*s", name, (int)len, value);
+    item = cJSON_CreateString(s);
+    free(s);
+    if (!item || !cJSON_AddItemToArray(env, item)) {
+        cJSON_Delete(item);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static char *create_body(struct dtask *t, char **argv)
+{
+    struct docker *d = t->d;
+    const struct docker_conf *conf = d->conf;
+    size_t len;
+    const char *param = minion_task_param(t->task, &len);
+    char attempt[16];
+    cJSON *root = cJSON_CreateObject(), *env, *labels, *host, *cmd, *binds;
+    char *text = NULL;
+    int ok = root != NULL;
+
+    snprintf(attempt, sizeof(attempt), "%u", minion_task_attempt(t->task));
+    ok = ok && cJSON_AddStringToObject(root, "Image", conf->image);
+    if (ok && argv) {
+        cmd = cJSON_AddArrayToObject(root, "Cmd");
+        for (char **a = argv; ok && cmd && *a; a++) {
+            cJSON *s = cJSON_CreateString(*a);
+            ok = s && cJSON_AddItemToArray(cmd, s);
+        }
+        ok = ok && cmd;
+    }
+    env = ok ? cJSON_AddArrayToObject(root, "Env") : NULL;
+    ok = env &&
+         (len > ENV_PARAM_MAX ||
+          add_env(env, "MINION_PARAM", param, len) == 0) &&
+         add_env(env, "MINION_TASK_ID", minion_task_id(t->task),
+                 strlen(minion_task_id(t->task))) == 0 &&
+         add_env(env, "MINION_ATTEMPT", attempt, strlen(attempt)) == 0 &&
+         add_env(env, "MINION_ID", d->ctx->minion_id,
+                 strlen(d->ctx->minion_id)) == 0;
+    labels = ok ? cJSON_AddObjectToObject(root, "Labels") : NULL;
+    ok = labels &&
+         cJSON_AddStringToObject(labels, "minionize.minion",
+                                 d->ctx->minion_id) &&
+         cJSON_AddStringToObject(labels, "minionize.task",
+                                 minion_task_id(t->task));
+    ok = ok && cJSON_AddBoolToObject(root, "Tty", 0) &&
+         cJSON_AddBoolToObject(root, "OpenStdin", 0);
+    host = ok ? cJSON_AddObjectToObject(root, "HostConfig") : NULL;
+    ok = host && cJSON_AddStringToObject(host, "NetworkMode", conf->network);
+    if (ok && d->nano_cpus) {
+        ok = cJSON_AddNumberToObject(host, "NanoCpus", (double)d->nano_cpus) !=
+             NULL;
+    }
+    if (ok && conf->memory) {
+        ok = cJSON_AddNumberToObject(host, "Memory", (double)conf->memory) &&
+             cJSON_AddNumberToObject(host, "MemorySwap", (double)conf->memory);
+    }
+    if (ok && t->io_path) {
+        size_t n = strlen(t->io_path) + 8;
+        char *bind = malloc(n);
+        cJSON *s;
+
+        binds = cJSON_AddArrayToObject(host, "Binds");
+        if (bind) {
+            snprintf(bind, n, "%s:/data", t->io_path);
+        }
+        s = bind ? cJSON_CreateString(bind) : NULL;
+        free(bind);
+        ok = binds && s && cJSON_AddItemToArray(binds, s) &&
+             cJSON_AddStringToObject(root, "WorkingDir", "/data");
+    }
+    if (ok) {
+        text = cJSON_PrintUnformatted(root);
+    }
+    cJSON_Delete(root);
+    return text;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The IO folder                                                             */
+
+/* A folder of its own under MINION_DOCKER_IO_DIR, whatever the task id
+ * holds: only [A-Za-z0-9._-] of it is kept, after a fixed prefix. */
+static int io_prepare(struct dtask *t)
+{
+    struct docker *d = t->d;
+    const char *id = minion_task_id(t->task);
+    size_t len, n = strlen(d->io_dir) + strlen(id) + 48;
+    const char *param = minion_task_param(t->task, &len);
+    char *path = malloc(n), *p, file[4096];
+    int fd, rc = 0;
+
+    if (!path) {
+        return -ENOMEM;
+    }
+    p = path + snprintf(path, n, "%s/task-", d->io_dir);
+    for (const char *c = id; *c && p < path + n - 24; c++) {
+        int safe = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                   (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+        *p++ = safe ? *c : '_';
+    }
+    snprintf(p, (size_t)(path + n - p), "-a%u-XXXXXX",
+             minion_task_attempt(t->task));
+    if (!mkdtemp(path)) {
+        rc = -errno;
+        free(path);
+        return rc;
+    }
+    t->io_path = path;
+    snprintf(file, sizeof(file), "%s/input.txt", path);
+    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -errno;
+    }
+    while (len > 0) {
+        ssize_t w = write(fd, param, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            rc = -errno;
+            break;
+        }
+        param += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) < 0 && rc == 0) {
+        rc = -errno;
+    }
+    /* The container may run as any user: let it write its output. */
+    chmod(path, 0777);
+    return rc;
+}
+
+/* The result: output.txt when the container wrote one, else its stdout. */
+static void io_finish(struct dtask *t)
+{
+    minion_output *out = minion_task_output(t->task);
+    char file[4096], buf[65536];
+    int fd;
+
+    snprintf(file, sizeof(file), "%s/output.txt", t->io_path);
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+            minion_output_write(out, buf, (size_t)n);
+        }
+        close(fd);
+    } else if (t->out_len > 0) {
+        minion_output_write(out, t->out, t->out_len);
+    }
+    if (t->outcome == MINION_OK && !t->d->conf->keep_io) {
+        rmtree(t->io_path);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Containers that could not be removed                                      */
+
+static void grave_add(struct docker *d, const char *id)
+{
+    struct grave *g = calloc(1, sizeof(*g));
+    struct timeval every = {GRAVEYARD_EVERY_S, 0};
+
+    if (!g) {
+        return; /* removed at the next start, as a leftover */
+    }
+    snprintf(g->id, sizeof(g->id), "%s", id);
+    g->next = d->graves;
+    d->graves = g;
+    if (d->grave_ev && !evtimer_pending(d->grave_ev, NULL)) {
+        evtimer_add(d->grave_ev, &every);
+    }
+}
+
+static void on_grave_removed(struct api_request *rq, void *arg)
+{
+    struct docker *d = arg;
+    struct timeval every = {GRAVEYARD_EVERY_S, 0};
+
+    d->grave_rq = NULL;
+    if (api_result(rq) == CURLE_OK &&
+        (api_status(rq) < 300 || api_status(rq) == 404) && d->graves) {
+        struct grave *g = d->graves;
+        d->graves = g->next;
+        free(g);
+    }
+    if (d->graves && api_result(rq) != CURLE_ABORTED_BY_CALLBACK) {
+        evtimer_add(d->grave_ev, &every);
+    }
+}
+
+static void on_grave_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct docker *d = arg;
+    char path[160];
+
+    (void)fd;
+    (void)what;
+    if (!d->graves || d->grave_rq) {
+        return;
+    }
+    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", d->graves->id);
+    d->grave_rq =
+        api_send(&d->api, "DELETE", path, NULL, NULL, on_grave_removed, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The steps of a task                                                       */
+
+static void finish(struct dtask *t)
+{
+    struct docker *d = t->d;
+    minion_task *task = t->task;
+    enum minion_outcome outcome;
+
+    err_write(t, "", 0, 1);
+    if (!t->error[0] && t->exit_code != 0) {
+        if (t->oom) {
+            fail_with(t, MINION_RETRY,
+                      "exit status %d: killed for want of memory (the "
+                      "container's limit, MINION_DOCKER_MEMORY, or the "
+                      "host's)",
+                      t->exit_code);
+        } else {
+            fail_with(t, MINION_RETRY, "exit status %d", t->exit_code);
+        }
+    }
+    if (!t->error[0]) {
+        t->outcome = MINION_OK;
+    }
+    if (t->exit_code >= 0) {
+        minion_task_set_exit_code(task, t->exit_code);
+    }
+    if (t->io_path) {
+        io_finish(t);
+    }
+    if (t->error[0]) {
+        minion_task_set_error(task, "%s", t->error);
+    }
+    outcome = t->outcome;
+    DLIST_UNLINK(d->tasks, t);
+    minion_task_set_data(task, NULL);
+    free(t->io_path);
+    free(t->out);
+    free(t);
+    minion_task_done(task, outcome);
+}
+
+static void on_removed(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+
+    t->main_rq = NULL;
+    if (api_result(rq) != CURLE_OK ||
+        (api_status(rq) >= 300 && api_status(rq) != 404)) {
+        minion_log(t->d->inst, MINION_LOG_WARN,
+                   "task %s: container %.12s not removed (%s); trying again "
+                   "later",
+                   minion_task_id(t->task), t->id, api_error(rq));
+        grave_add(t->d, t->id);
+    }
+    finish(t);
+}
+
+static void remove_container(struct dtask *t)
+{
+    char path[160];
+
+    t->phase = REMOVING;
+    if (!t->id[0]) {
+        finish(t);
+        return;
+    }
+    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
+    t->main_rq =
+        api_send(&t->d->api, "DELETE", path, NULL, NULL, on_removed, t);
+    if (!t->main_rq) {
+        grave_add(t->d, t->id);
+        finish(t);
+    }
+}
+
+static void on_inspected(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+    cJSON *j;
+
+    t->main_rq = NULL;
+    if (api_result(rq) == CURLE_OK && api_status(rq) == 200) {
+        j = cJSON_Parse(api_body(rq, NULL));
+        t->oom = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "State"), "OOMKilled"));
+        cJSON_Delete(j);
+    }
+    remove_container(t);
+}
+
+/* Both the wait and the logs ended: was it an OOM kill? Then remove. */
+static void closing(struct dtask *t)
+{
+    char path[160];
+
+    if (!t->wait_done || !t->logs_done || t->phase != RUNNING) {
+        return;
+    }
+    t->phase = CLOSING;
+    if (t->exit_code == 137 && !t->error[0]) {
+        snprintf(path, sizeof(path), "/containers/%s/json", t->id);
+        t->main_rq =
+            api_send(&t->d->api, "GET", path, NULL, NULL, on_inspected, t);
+        if (t->main_rq) {
+            return;
+        }
+    }
+    remove_container(t);
+}
+
+static void on_waited(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+    cJSON *j, *code, *werr;
+
+    t->main_rq = NULL;
+    t->wait_done = 1;
+    if (api_result(rq) != CURLE_OK || api_status(rq) != 200) {
+        fail_with(t, MINION_RETRY,
+                  "lost the container while it ran (%s): the docker daemon "
+                  "went away or was restarted",
+                  api_error(rq));
+        if (t->logs_rq) {
+            /* on_logs goes on from here: @t may be gone after this. */
+            api_cancel(t->logs_rq);
+            return;
+        }
+    } else {
+        j = cJSON_Parse(api_body(rq, NULL));
+        code = cJSON_GetObjectItemCaseSensitive(j, "StatusCode");
+        werr = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(j, "Error"), "Message");
+        if (cJSON_IsNumber(code)) {
+            t->exit_code = code->valueint;
+        } else {
+            fail_with(t, MINION_RETRY, "docker: wait: %s",
+                      cJSON_IsString(werr) ? werr->valuestring
+                                           : "no exit status");
+        }
+        cJSON_Delete(j);
+    }
+    closing(t);
+}
+
+static int on_frame(enum frames_stream stream, const char *buf, size_t len,
+                    void *arg)
+{
+    struct dtask *t = arg;
+
+    if (stream == FRAMES_STDERR || stream == FRAMES_SYSTEM) {
+        err_write(t, buf, len, 0);
+        return 0;
+    }
+    if (t->io_path) {
+        /* Only the result, decided at the end, goes to stdout. */
+        if (grow(&t->out, &t->out_cap, t->out_len + len) < 0) {
+            return -ENOMEM;
+        }
+        memcpy(t->out + t->out_len, buf, len);
+        t->out_len += len;
+        return 0;
+    }
+    return minion_output_write(minion_task_output(t->task), buf, len);
+}
+
+static int on_logs_data(struct api_request *rq, const char *buf, size_t len,
+                        void *arg)
+{
+    struct dtask *t = arg;
+
+    (void)rq;
+    return frames_feed(&t->frames, buf, len, on_frame, t);
+}
+
+static void on_logs(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+
+    t->logs_rq = NULL;
+    t->logs_done = 1;
+    if (api_result(rq) != CURLE_OK &&
+        api_result(rq) != CURLE_ABORTED_BY_CALLBACK) {
+        minion_log(t->d->inst, MINION_LOG_WARN, "task %s: output cut short: %s",
+                   minion_task_id(t->task), api_error(rq));
+    }
+    closing(t);
+}
+
+static void on_stopped(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+
+    (void)rq;
+    t->stop_rq = NULL;
+}
+
+/* Stop a running container: SIGTERM, then SIGKILL after MINION_KILL_AFTER.
+ * The wait then ends as for any exit. */
+static void stop_container(struct dtask *t)
+{
+    char path[160];
+
+    if (t->stop_rq || t->phase != RUNNING) {
+        return;
+    }
+    snprintf(path, sizeof(path), "/containers/%s/stop?t=%ld", t->id,
+             (long)(t->d->conf->kill_after + 0.5));
+    t->stop_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_stopped, t);
+}
+
+static void on_started(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+    char path[200];
+
+    t->main_rq = NULL;
+    if (api_result(rq) != CURLE_OK ||
+        (api_status(rq) != 204 && api_status(rq) != 304)) {
+        fail_request(t, rq, "start");
+        remove_container(t);
+        return;
+    }
+    t->phase = RUNNING;
+    frames_init(&t->frames);
+    snprintf(path, sizeof(path),
+             "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
+    t->logs_rq =
+        api_send(&t->d->api, "GET", path, NULL, on_logs_data, on_logs, t);
+    t->logs_done = t->logs_rq == NULL;
+    snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
+    t->main_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_waited, t);
+    if (!t->main_rq) {
+        fail_with(t, MINION_DEFER, "out of memory");
+        t->wait_done = 1;
+        stop_container(t);
+        closing(t);
+        return;
+    }
+    if (t->cancelled) {
+        stop_container(t);
+    }
+}
+
+static void on_created(struct api_request *rq, void *arg)
+{
+    struct dtask *t = arg;
+    cJSON *j;
+    const cJSON *id;
+
+    t->main_rq = NULL;
+    if (api_result(rq) != CURLE_OK || api_status(rq) != 201) {
+        if (api_result(rq) == CURLE_OK && api_status(rq) == 404) {
+            fail_with(t, MINION_RETRY, "image %s: %s", t->d->conf->image,
+                      api_error(rq));
+        } else {
+            fail_request(t, rq, "create");
+        }
+        finish(t);
+        return;
+    }
+    j = cJSON_Parse(api_body(rq, NULL));
+    id = cJSON_GetObjectItemCaseSensitive(j, "Id");
+    if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(t->id)) {
+        snprintf(t->id, sizeof(t->id), "%s", id->valuestring);
+    }
+    cJSON_Delete(j);
+    if (!t->id[0]) {
+        fail_with(t, MINION_RETRY, "docker: create: no container id");
+        finish(t);
+        return;
+    }
+    if (t->cancelled) {
+        remove_container(t);
+        return;
+    }
+    start_container(t);
+}
+
+static void start_container(struct dtask *t)
+{
+    char path[160];
+
+    t->phase = STARTING;
+    snprintf(path, sizeof(path), "/containers/%s/start", t->id);
+    t->main_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_started, t);
+    if (!t->main_rq) {
+        fail_with(t, MINION_DEFER, "out of memory");
+        remove_container(t);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The callback                                                              */
+
+static void docker_process(struct minion_instance *inst, minion_task *task)
+{
+    struct docker *d = minion_instance_data(inst);
+    struct dtask *t = calloc(1, sizeof(*t));
+    char **argv = NULL, err[512];
+    size_t len;
+    const char *param = minion_task_param(task, &len);
+    char *body;
+    int rc;
+
+    if (!t) {
+        minion_task_set_error(task, "out of memory");
+        minion_task_done(task, MINION_DEFER);
+        return;
+    }
+    t->d = d;
+    t->task = task;
+    t->exit_code = -1;
+    t->phase = CREATING;
+    if (memchr(param, '\0', len)) {
+        free(t);
+        minion_task_set_error(task, "the param holds a NUL byte: it cannot "
+                                    "be passed to a container");
+        minion_task_done(task, MINION_REJECT);
+        return;
+    }
+    if (len > ENV_PARAM_MAX && !d->io_dir) {
+        free(t);
+        minion_task_set_error(task,
+                              "a param of %zu bytes is over what a "
+                              "container's environment can hold; set "
+                              "MINION_DOCKER_IO_DIR to pass it as "
+                              "/data/input.txt",
+                              len);
+        minion_task_done(task, MINION_REJECT);
+        return;
+    }
+    if (d->tpl) {
+        rc = argv_build(d->tpl, d->json, param, len, &argv, err, sizeof(err));
+        if (rc < 0) {
+            free(t);
+            minion_task_set_error(task, "%s", err);
+            minion_task_done(task,
+                             rc == -ENOMEM ? MINION_DEFER : MINION_REJECT);
+            return;
+        }
+    }
+    if (d->io_dir && (rc = io_prepare(t)) < 0) {
+        free(argv);
+        if (t->io_path) {
+            rmtree(t->io_path);
+        }
+        free(t->io_path);
+        free(t);
+        /* The folder is the minion's: its trouble is not the param's. */
+        minion_task_set_error(task, "MINION_DOCKER_IO_DIR %s: %s", d->io_dir,
+                              strerror(-rc));
+        minion_task_done(task, MINION_DEFER);
+        return;
+    }
+    body = create_body(t, argv);
+    free(argv);
+    if (body) {
+        t->main_rq = api_send(&d->api, "POST", "/containers/create", body, NULL,
+                              on_created, t);
+    }
+    free(body);
+    if (!t->main_rq) {
+        if (t->io_path) {
+            rmtree(t->io_path);
+        }
+        free(t->io_path);
+        free(t);
+        minion_task_set_error(task, "out of memory");
+        minion_task_done(task, MINION_DEFER);
+        return;
+    }
+    DLIST_PUSH(d->tasks, t);
+    minion_task_set_data(task, t);
+}
+
+static void docker_cancel(struct minion_instance *inst, minion_task *task)
+{
+    struct dtask *t = minion_task_data(task);
+
+    (void)inst;
+    if (!t || t->cancelled) {
+        return;
+    }
+    t->cancelled = 1;
+    fail_with(t, MINION_RETRY, "stopped");
+    /* Before the container runs, its create or start reply sees the flag;
+     * while it runs, stop it and let the wait end as for any exit. */
+    if (t->phase == RUNNING) {
+        stop_container(t);
+    }
+}
+
+static int docker_describe(struct minion_instance *inst, minion_task *task,
+                           minion_output *out)
+{
+    struct docker *d = minion_instance_data(inst);
+    size_t len;
+    const char *param = minion_task_param(task, &len);
+    char **argv = NULL, *line, err[512];
+
+    if (!d->tpl) {
+        minion_output_printf(out,
+                             "docker %s (its own command), "
+                             "MINION_PARAM=%.*s\n",
+                             d->conf->image, (int)len, param);
+        return 0;
+    }
+    if (argv_build(d->tpl, d->json, param, len, &argv, err, sizeof(err)) < 0) {
+        minion_task_set_error(task, "%s", err);
+        return MINION_REJECT;
+    }
+    line = argv_quote(argv);
+    minion_output_printf(out, "docker %s %s\n", d->conf->image,
+                         line ? line : "");
+    free(line);
+    free(argv);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start-up                                                                  */
+
+static int docker_init(struct minion_instance *inst, void *conf_)
+{
+    struct docker_conf *conf = conf_;
+    struct docker *d;
+    char err[512];
+    int rc;
+
+    if (conf->reuse) {
+        minion_set_error(inst, "MINION_DOCKER_REUSE is not built yet: unset "
+                               "it to run one container per task");
+        return -ENOTSUP;
+    }
+    if (conf->memory && conf->memory < 6 * 1024 * 1024) {
+        minion_set_error(inst, "MINION_DOCKER_MEMORY must be at least 6M "
+                               "(the daemon's minimum), or unset");
+        return -EINVAL;
+    }
+    /* Once, before any handle, while the minion has no other thread. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        minion_set_error(inst, "libcurl: cannot initialise");
+        return -EIO;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        curl_global_cleanup();
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    d->inst = inst;
+    d->conf = conf;
+    if (conf->cpus && conf->cpus[0]) {
+        char *end;
+        double cpus = strtod(conf->cpus, &end);
+        if (*end || !(cpus > 0) || cpus > 1024) {
+            minion_set_error(inst,
+                             "MINION_DOCKER_CPUS: not a number of CPUs: "
+                             "'%s'",
+                             conf->cpus);
+            free(d);
+            curl_global_cleanup();
+            return -EINVAL;
+        }
+        d->nano_cpus = (long)(cpus * 1e9);
+    }
+    rc = api_client_init(&d->api, conf->host, err, sizeof(err));
+    if (rc < 0) {
+        minion_set_error(inst, "%s", err);
+        free(d);
+        curl_global_cleanup();
+        return rc;
+    }
+    minion_instance_set_data(inst, d);
+    return 0;
+}
+
+/* GET @path; 200 or an error naming @what. Returns the body, or NULL. */
+static char *get_json(struct docker *d, const char *path, const char *what,
+                      long *status)
+{
+    char err[512], msg[256], *resp = NULL;
+
+    *status = api_sync(&d->api, "GET", path, NULL, &resp, err, sizeof(err));
+    if (*status < 0) {
+        minion_set_error(d->inst, "%s", err);
+        return NULL;
+    }
+    if (*status != 200) {
+        minion_set_error(d->inst, "%s: %s (HTTP %ld)", what,
+                         api_message(resp, msg, sizeof(msg)), *status);
+        free(resp);
+        return NULL;
+    }
+    return resp;
+}
+
+/* Remove the containers this MINION_ID left (a minion killed with its
+ * tasks running): by label, never another minion's. */
+static int remove_leftovers(struct docker *d)
+{
+    char label[512], path[1024], err[512], *q = NULL, *body, *resp;
+    char *filter = NULL;
+    cJSON *list, *c, *f = cJSON_CreateObject(), *labels;
+    long status;
+    int n = 0;
+
+    snprintf(label, sizeof(label), "minionize.minion=%s", d->ctx->minion_id);
+    labels = f ? cJSON_AddArrayToObject(f, "label") : NULL;
+    if (labels && cJSON_AddItemToArray(labels, cJSON_CreateString(label))) {
+        filter = cJSON_PrintUnformatted(f);
+    }
+    cJSON_Delete(f);
+    q = filter ? api_escape(filter) : NULL;
+    free(filter);
+    if (!q) {
+        minion_set_error(d->inst, "out of memory");
+        return -ENOMEM;
+    }
+    snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", q);
+    curl_free(q);
+    body =
+        get_json(d, path, "listing this minion's leftover containers", &status);
+    if (!body) {
+        return -EIO;
+    }
+    list = cJSON_Parse(body);
+    free(body);
+    cJSON_ArrayForEach(c, list)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "Id");
+        if (!cJSON_IsString(id) || strlen(id->valuestring) > 128) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1",
+                 id->valuestring);
+        status =
+            api_sync(&d->api, "DELETE", path, NULL, &resp, err, sizeof(err));
+        free(resp);
+        n += status == 204 || status == 404;
+    }
+    cJSON_Delete(list);
+    if (n > 0) {
+        minion_log(d->inst, MINION_LOG_INFO,
+                   "removed %d leftover container%s of minion %s", n,
+                   n == 1 ? "" : "s", d->ctx->minion_id);
+    }
+    return 0;
+}
+
+/* The daemon answers, speaks API 1.41, and has the image. Blocking: the
+ * loop does not run yet. */
+static int check_daemon(struct docker *d)
+{
+    char *body, *escaped, path[1024];
+    const cJSON *v;
+    cJSON *j;
+    long status;
+    int major = 0, minor = 0;
+
+    body = get_json(d, "/version", "docker daemon", &status);
+    if (!body) {
+        return -EIO;
+    }
+    j = cJSON_Parse(body);
+    free(body);
+    v = cJSON_GetObjectItemCaseSensitive(j, "ApiVersion");
+    if (!cJSON_IsString(v) ||
+        sscanf(v->valuestring, "%d.%d", &major, &minor) != 2 || major < 1 ||
+        (major == 1 && minor < 41)) {
+        minion_set_error(d->inst,
+                         "the docker daemon at %s speaks API %s: too old, "
+                         "minionize needs %s (Docker 20.10 or later)",
+                         d->api.where,
+                         cJSON_IsString(v) ? v->valuestring : "(unknown)",
+                         API_VERSION);
+        cJSON_Delete(j);
+        return -EPROTO;
+    }
+    cJSON_Delete(j);
+    /* An image name holds '/' and ':' as they are; escape the rest. */
+    escaped = api_escape(d->conf->image);
+    if (!escaped) {
+        minion_set_error(d->inst, "out of memory");
+        return -ENOMEM;
+    }
+    for (char *s = escaped, *o = escaped;; s++) {
+        if (s[0] == '%' && s[1] == '2' && (s[2] == 'F' || s[2] == 'f')) {
+            *o++ = '/';
+            s += 2;
+        } else if (s[0] == '%' && s[1] == '3' && (s[2] == 'A' || s[2] == 'a')) {
+            *o++ = ':';
+            s += 2;
+        } else if (!(*o++ = *s)) {
+            break;
+        }
+    }
+    snprintf(path, sizeof(path), "/images/%s/json", escaped);
+    curl_free(escaped);
+    body = get_json(d, path, "MINION_DOCKER_IMAGE", &status);
+    if (!body) {
+        if (status == 404) {
+            minion_set_error(d->inst,
+                             "image %s is not on the docker daemon at %s "
+                             "(minionize never pulls: docker pull or build "
+                             "it first)",
+                             d->conf->image, d->api.where);
+        }
+        return -ENOENT;
+    }
+    if (!d->tpl) {
+        /* Without PROGRAM the image's own command runs: it needs one. */
+        cJSON *img = cJSON_Parse(body);
+        const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(img, "Config");
+        const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(cfg, "Cmd");
+        const cJSON *entry =
+            cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint");
+        int none =
+            cJSON_GetArraySize(cmd) == 0 && cJSON_GetArraySize(entry) == 0;
+
+        cJSON_Delete(img);
+        if (none) {
+            free(body);
+            minion_set_error(d->inst,
+                             "image %s has no command of its own: give "
+                             "PROGRAM ARGS... after the options",
+                             d->conf->image);
+            return -EINVAL;
+        }
+    }
+    free(body);
+    return 0;
+}
+
+static int docker_start(struct minion_instance *inst, struct event_base *base)
+{
+    struct docker *d = minion_instance_data(inst);
+    const struct minion_context *ctx = minion_instance_context(inst);
+    int rc;
+
+    d->ctx = ctx;
+    d->json = ctx->decoder == MINION_DECODER_JSON;
+    if (ctx->argc >= 1 && ctx->argv && ctx->argv[0]) {
+        d->tpl = argv_template_new(ctx->argc, ctx->argv);
+        if (!d->tpl) {
+            minion_set_error(inst, "out of memory");
+            return -ENOMEM;
+        }
+    }
+    if (d->conf->io_dir && d->conf->io_dir[0]) {
+        if (mkdir(d->conf->io_dir, 0755) < 0 && errno != EEXIST) {
+            minion_set_error(inst, "MINION_DOCKER_IO_DIR %s: %s",
+                             d->conf->io_dir, strerror(errno));
+            return -EIO;
+        }
+        d->io_dir = realpath(d->conf->io_dir, NULL);
+        if (!d->io_dir) {
+            minion_set_error(inst, "MINION_DOCKER_IO_DIR %s: %s",
+                             d->conf->io_dir, strerror(errno));
+            return -EIO;
+        }
+    }
+    if ((rc = check_daemon(d)) < 0) {
+        return rc;
+    }
+    if (!ctx->dry_run && (rc = remove_leftovers(d)) < 0) {
+        return rc;
+    }
+    d->grave_ev = evtimer_new(base, on_grave_timer, d);
+    if (!d->grave_ev || api_client_attach(&d->api, base) < 0) {
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void docker_destroy(struct minion_instance *inst)
+{
+    struct docker *d = minion_instance_data(inst);
+
+    if (!d) {
+        return;
+    }
+    /* Ends every request still out (as cancelled) before the rest goes. */
+    api_client_fini(&d->api);
+    if (d->grave_ev) {
+        event_free(d->grave_ev);
+    }
+    while (d->graves) {
+        struct grave *g = d->graves;
+        d->graves = g->next;
+        free(g);
+    }
+    argv_template_free(d->tpl);
+    free(d->io_dir);
+    free(d);
+    minion_instance_set_data(inst, NULL);
+    curl_global_cleanup();
+}
+
+static const struct minion_callback_ops docker_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = docker_process,
+    .cancel = docker_cancel,
+    .describe = docker_describe,
+};
+
+const struct minion_plugin minion_plugin_docker = {
+    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
+    .name = "docker",
+    .summary = "Run each param in a container of an image (Docker Engine API)",
+    .conf_size = sizeof(struct docker_conf),
+    .options = docker_options,
+    .init = docker_init,
+    .start = docker_start,
+    .destroy = docker_destroy,
+    .callback = &docker_ops,
+};
