@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -33,29 +34,9 @@
 
 #include <minionize/plugin.h>
 
-#include "api.h"
 #include "argv.h"
 #include "dlist.h"
-#include "frames.h"
-
-/* Environment strings over this cannot reach a process (MAX_ARG_STRLEN). */
-#define ENV_PARAM_MAX (128 * 1024 - 64)
-/* A stderr line longer than this is written in pieces. */
-#define ERR_LINE_MAX 4096
-/* Containers that could not be removed are tried again this often. */
-#define GRAVEYARD_EVERY_S 5
-
-struct docker_conf {
-    char *image;       /* MINION_DOCKER_IMAGE */
-    char *host;        /* DOCKER_HOST */
-    char *io_dir;      /* MINION_DOCKER_IO_DIR */
-    int keep_io;       /* MINION_DOCKER_KEEP_IO */
-    char *cpus;        /* MINION_DOCKER_CPUS, "1.5" */
-    size_t memory;     /* MINION_DOCKER_MEMORY, bytes; 0: no limit */
-    char *network;     /* MINION_DOCKER_NETWORK */
-    int reuse;         /* MINION_DOCKER_REUSE */
-    double kill_after; /* MINION_KILL_AFTER: stop's grace, seconds */
-};
+#include "docker.h"
 
 #define OFF(field) offsetof(struct docker_conf, field)
 
@@ -81,72 +62,21 @@ static const struct minion_option docker_options[] = {
      "Network of the task containers: none, bridge, host or a network "
      "name."},
     {"MINION_DOCKER_REUSE", MINION_OPT_BOOL, "false", OFF(reuse), 0,
-     "One warm container per slot, each task run in it by exec (not built "
-     "yet: refused)."},
+     "One warm container per slot, each task run in it by exec: no "
+     "container start per task."},
     {"MINION_KILL_AFTER", MINION_OPT_DURATION, "10s", OFF(kill_after), 0,
      "Seconds a stopped container (timeout, shutdown) gets after SIGTERM "
      "before SIGKILL."},
     {NULL}};
-
-struct docker;
-
-/* One run of one param in one container. */
-struct dtask {
-    struct docker *d;
-    minion_task *task;
-    struct dtask *prev, *next;
-    char id[80]; /* the container's; "" before create answered */
-    enum { CREATING, STARTING, RUNNING, CLOSING, REMOVING } phase;
-    struct api_request *main_rq; /* the step in progress */
-    struct api_request *logs_rq; /* logs?follow=1, while running */
-    struct api_request *stop_rq;
-    struct frames frames;
-    int wait_done, logs_done;
-    int exit_code; /* -1: unknown */
-    int oom;
-    int cancelled;
-    enum minion_outcome outcome;
-    char error[512]; /* "" while nothing failed */
-    char *io_path;   /* the task's folder; NULL without MINION_DOCKER_IO_DIR */
-    char *out;       /* IO mode: stdout kept until the end */
-    size_t out_len, out_cap;
-    char err_line[ERR_LINE_MAX];
-    size_t err_len;
-};
-
-/* A container to remove once the daemon answers again. */
-struct grave {
-    struct grave *next;
-    char id[80];
-};
-
-struct docker {
-    struct minion_instance *inst;
-    const struct docker_conf *conf;
-    const struct minion_context *ctx;
-    struct api_client api;
-    struct argv_template *tpl; /* NULL: the image's own command */
-    int json;
-    char *io_dir;   /* absolute */
-    long nano_cpus; /* 0: no limit */
-    struct dtask *tasks;
-    struct grave *graves;
-    struct api_request *grave_rq;
-    struct event *grave_ev;
-};
 
 static void start_container(struct dtask *t);
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
 
-static void fail_with(struct dtask *t, enum minion_outcome outcome,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* The first failure of a run is the one reported. */
-static void fail_with(struct dtask *t, enum minion_outcome outcome,
-                      const char *fmt, ...)
+void fail_with(struct dtask *t, enum minion_outcome outcome, const char *fmt,
+               ...)
 {
     va_list ap;
 
@@ -164,8 +94,7 @@ static void fail_with(struct dtask *t, enum minion_outcome outcome,
  * so to every start), and then the param is held and tried again with
  * backoff, no attempt charged. A refusal (4xx: no such command, a bad
  * setting) is the run's. */
-static void fail_request(struct dtask *t, struct api_request *rq,
-                         const char *what)
+void fail_request(struct dtask *t, struct api_request *rq, const char *what)
 {
     enum minion_outcome outcome = MINION_RETRY;
 
@@ -258,7 +187,7 @@ static void err_write(struct dtask *t, const char *buf, size_t len, int flush)
 /* The create body                                                           */
 
 /* "A=value" for the environment. */
-static int add_env(cJSON *env, const char *name, const char *value, size_t len)
+int add_env(cJSON *env, const char *name, const char *value, size_t len)
 {
     size_t n = strlen(name) + 1 + len + 1;
     char *s = malloc(n);
@@ -277,6 +206,42 @@ static int add_env(cJSON *env, const char *name, const char *value, size_t len)
     return 0;
 }
 
+int add_host_config(struct docker *d, cJSON *root, const char *bind_src)
+{
+    const struct docker_conf *conf = d->conf;
+    cJSON *host = cJSON_AddObjectToObject(root, "HostConfig"), *binds;
+    int ok;
+
+    ok = host && cJSON_AddStringToObject(host, "NetworkMode", conf->network);
+    if (ok && d->nano_cpus) {
+        ok = cJSON_AddNumberToObject(host, "NanoCpus", (double)d->nano_cpus) !=
+             NULL;
+    }
+    if (ok && conf->memory) {
+        /* Swap as large as the memory: none at all. */
+        ok = cJSON_AddNumberToObject(host, "Memory", (double)conf->memory) &&
+             cJSON_AddNumberToObject(host, "MemorySwap", (double)conf->memory);
+    }
+    if (ok && bind_src) {
+        size_t n = strlen(bind_src) + 8;
+        char *bind = malloc(n);
+        cJSON *b;
+
+        binds = cJSON_AddArrayToObject(host, "Binds");
+        if (bind) {
+            snprintf(bind, n, "%s:/data", bind_src);
+        }
+        b = bind ? cJSON_CreateString(bind) : NULL;
+        free(bind);
+        ok = binds && b && cJSON_AddItemToArray(binds, b) &&
+             cJSON_AddStringToObject(root, "WorkingDir", "/data");
+        if (!ok && b && !binds) {
+            cJSON_Delete(b);
+        }
+    }
+    return ok ? 0 : -ENOMEM;
+}
+
 static char *create_body(struct dtask *t, char **argv)
 {
     struct docker *d = t->d;
@@ -284,7 +249,7 @@ static char *create_body(struct dtask *t, char **argv)
     size_t len;
     const char *param = minion_task_param(t->task, &len);
     char attempt[16];
-    cJSON *root = cJSON_CreateObject(), *env, *labels, *host, *cmd, *binds;
+    cJSON *root = cJSON_CreateObject(), *env, *labels, *cmd;
     char *text = NULL;
     int ok = root != NULL;
 
@@ -315,30 +280,7 @@ static char *create_body(struct dtask *t, char **argv)
                                  minion_task_id(t->task));
     ok = ok && cJSON_AddBoolToObject(root, "Tty", 0) &&
          cJSON_AddBoolToObject(root, "OpenStdin", 0);
-    host = ok ? cJSON_AddObjectToObject(root, "HostConfig") : NULL;
-    ok = host && cJSON_AddStringToObject(host, "NetworkMode", conf->network);
-    if (ok && d->nano_cpus) {
-        ok = cJSON_AddNumberToObject(host, "NanoCpus", (double)d->nano_cpus) !=
-             NULL;
-    }
-    if (ok && conf->memory) {
-        ok = cJSON_AddNumberToObject(host, "Memory", (double)conf->memory) &&
-             cJSON_AddNumberToObject(host, "MemorySwap", (double)conf->memory);
-    }
-    if (ok && t->io_path) {
-        size_t n = strlen(t->io_path) + 8;
-        char *bind = malloc(n);
-        cJSON *s;
-
-        binds = cJSON_AddArrayToObject(host, "Binds");
-        if (bind) {
-            snprintf(bind, n, "%s:/data", t->io_path);
-        }
-        s = bind ? cJSON_CreateString(bind) : NULL;
-        free(bind);
-        ok = binds && s && cJSON_AddItemToArray(binds, s) &&
-             cJSON_AddStringToObject(root, "WorkingDir", "/data");
-    }
+    ok = ok && add_host_config(d, root, t->io_path) == 0;
     if (ok) {
         text = cJSON_PrintUnformatted(root);
     }
@@ -349,19 +291,18 @@ static char *create_body(struct dtask *t, char **argv)
 /* ------------------------------------------------------------------------ */
 /* The IO folder                                                             */
 
-/* A folder of its own under MINION_DOCKER_IO_DIR, whatever the task id
- * holds: only [A-Za-z0-9._-] of it is kept, after a fixed prefix. */
-static int io_prepare(struct dtask *t)
+/* A new folder under MINION_DOCKER_IO_DIR for @t, whatever its task id
+ * holds: only [A-Za-z0-9_-] of it is kept, after a fixed prefix, and a
+ * random suffix makes it unique. Returns: new path, or NULL with errno. */
+static char *task_folder(struct dtask *t)
 {
     struct docker *d = t->d;
     const char *id = minion_task_id(t->task);
-    size_t len, n = strlen(d->io_dir) + strlen(id) + 48;
-    const char *param = minion_task_param(t->task, &len);
-    char *path = malloc(n), *p, file[4096];
-    int fd, rc = 0;
+    size_t n = strlen(d->io_dir) + strlen(id) + 48;
+    char *path = malloc(n), *p;
 
     if (!path) {
-        return -ENOMEM;
+        return NULL;
     }
     p = path + snprintf(path, n, "%s/task-", d->io_dir);
     for (const char *c = id; *c && p < path + n - 24; c++) {
@@ -372,13 +313,26 @@ static int io_prepare(struct dtask *t)
     snprintf(p, (size_t)(path + n - p), "-a%u-XXXXXX",
              minion_task_attempt(t->task));
     if (!mkdtemp(path)) {
-        rc = -errno;
+        int e = errno;
         free(path);
-        return rc;
+        errno = e;
+        return NULL;
     }
-    t->io_path = path;
-    snprintf(file, sizeof(file), "%s/input.txt", path);
-    fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* The container may run as any user: let it write its output. */
+    chmod(path, 0777);
+    return path;
+}
+
+int write_input(struct dtask *t, const char *dir)
+{
+    size_t len;
+    const char *param = minion_task_param(t->task, &len);
+    char file[4096];
+    int fd, rc = 0;
+
+    snprintf(file, sizeof(file), "%s/input.txt", dir);
+    fd =
+        open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         return -errno;
     }
@@ -397,9 +351,58 @@ static int io_prepare(struct dtask *t)
     if (close(fd) < 0 && rc == 0) {
         rc = -errno;
     }
-    /* The container may run as any user: let it write its output. */
-    chmod(path, 0777);
     return rc;
+}
+
+static int io_prepare(struct dtask *t)
+{
+    t->io_path = task_folder(t);
+    if (!t->io_path) {
+        return -errno;
+    }
+    return write_input(t, t->io_path);
+}
+
+static int rm_inside(const char *path, const struct stat *st, int flag,
+                     struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    return ftw->level > 0 && remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void clear_dir(const char *path)
+{
+    nftw(path, rm_inside, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A warm container's folder stays bound at /data: what a task left in it
+ * moves to a folder of the task's own when it is kept. */
+static void keep_slot_files(struct dtask *t)
+{
+    char *dst = task_folder(t), from[4096], to[4096];
+    struct dirent *e;
+    DIR *dir;
+
+    if (!dst) {
+        return;
+    }
+    dir = opendir(t->io_path);
+    while (dir && (e = readdir(dir))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        snprintf(from, sizeof(from), "%s/%s", t->io_path, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dst, e->d_name);
+        if (rename(from, to) < 0) {
+            minion_log(t->d->inst, MINION_LOG_WARN, "task %s: keeping %s: %s",
+                       minion_task_id(t->task), from, strerror(errno));
+        }
+    }
+    if (dir) {
+        closedir(dir);
+    }
+    free(dst);
 }
 
 /* The result: output.txt when the container wrote one, else its stdout. */
@@ -407,7 +410,7 @@ static void io_finish(struct dtask *t)
 {
     minion_output *out = minion_task_output(t->task);
     char file[4096], buf[65536];
-    int fd;
+    int fd, keep = t->outcome != MINION_OK || t->d->conf->keep_io;
 
     snprintf(file, sizeof(file), "%s/output.txt", t->io_path);
     fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -420,7 +423,12 @@ static void io_finish(struct dtask *t)
     } else if (t->out_len > 0) {
         minion_output_write(out, t->out, t->out_len);
     }
-    if (t->outcome == MINION_OK && !t->d->conf->keep_io) {
+    if (t->slot) {
+        if (keep) {
+            keep_slot_files(t);
+        }
+        clear_dir(t->io_path);
+    } else if (!keep) {
         rmtree(t->io_path);
     }
 }
@@ -428,7 +436,7 @@ static void io_finish(struct dtask *t)
 /* ------------------------------------------------------------------------ */
 /* Containers that could not be removed                                      */
 
-static void grave_add(struct docker *d, const char *id)
+void grave_add(struct docker *d, const char *id)
 {
     struct grave *g = calloc(1, sizeof(*g));
     struct timeval every = {GRAVEYARD_EVERY_S, 0};
@@ -479,7 +487,7 @@ static void on_grave_timer(evutil_socket_t fd, short what, void *arg)
 /* ------------------------------------------------------------------------ */
 /* The steps of a task                                                       */
 
-static void finish(struct dtask *t)
+void finish(struct dtask *t)
 {
     struct docker *d = t->d;
     minion_task *task = t->task;
@@ -512,6 +520,7 @@ static void finish(struct dtask *t)
     outcome = t->outcome;
     DLIST_UNLINK(d->tasks, t);
     minion_task_set_data(task, NULL);
+    free(t->argv);
     free(t->io_path);
     free(t->out);
     free(t);
@@ -621,8 +630,8 @@ static void on_waited(struct api_request *rq, void *arg)
     closing(t);
 }
 
-static int on_frame(enum frames_stream stream, const char *buf, size_t len,
-                    void *arg)
+int task_frame(enum frames_stream stream, const char *buf, size_t len,
+               void *arg)
 {
     struct dtask *t = arg;
 
@@ -648,7 +657,7 @@ static int on_logs_data(struct api_request *rq, const char *buf, size_t len,
     struct dtask *t = arg;
 
     (void)rq;
-    return frames_feed(&t->frames, buf, len, on_frame, t);
+    return frames_feed(&t->frames, buf, len, task_frame, t);
 }
 
 static void on_logs(struct api_request *rq, void *arg)
@@ -818,6 +827,14 @@ static void docker_process(struct minion_instance *inst, minion_task *task)
             return;
         }
     }
+    if (d->warm) {
+        /* The command is exec'd in a warm container: warm.c takes it. */
+        t->argv = argv;
+        DLIST_PUSH(d->tasks, t);
+        minion_task_set_data(task, t);
+        warm_run(t);
+        return;
+    }
     if (d->io_dir && (rc = io_prepare(t)) < 0) {
         free(argv);
         if (t->io_path) {
@@ -862,6 +879,10 @@ static void docker_cancel(struct minion_instance *inst, minion_task *task)
     }
     t->cancelled = 1;
     fail_with(t, MINION_RETRY, "stopped");
+    if (t->slot) {
+        warm_cancel(t);
+        return;
+    }
     /* Before the container runs, its create or start reply sees the flag;
      * while it runs, stop it and let the wait end as for any exit. */
     if (t->phase == RUNNING) {
@@ -906,11 +927,6 @@ static int docker_init(struct minion_instance *inst, void *conf_)
     char err[512];
     int rc;
 
-    if (conf->reuse) {
-        minion_set_error(inst, "MINION_DOCKER_REUSE is not built yet: unset "
-                               "it to run one container per task");
-        return -ENOTSUP;
-    }
     if (conf->memory && conf->memory < 6 * 1024 * 1024) {
         minion_set_error(inst, "MINION_DOCKER_MEMORY must be at least 6M "
                                "(the daemon's minimum), or unset");
@@ -1027,6 +1043,30 @@ static int remove_leftovers(struct docker *d)
     return 0;
 }
 
+/* The image's Entrypoint then Cmd, as one NULL-ended vector. */
+static int image_command(struct docker *d, const cJSON *entry, const cJSON *cmd)
+{
+    size_t n = (size_t)cJSON_GetArraySize(entry) +
+               (size_t)cJSON_GetArraySize(cmd),
+           i = 0;
+    const cJSON *lists[] = {entry, cmd}, *w;
+
+    d->image_cmd = calloc(n + 1, sizeof(*d->image_cmd));
+    if (!d->image_cmd) {
+        return -ENOMEM;
+    }
+    for (size_t l = 0; l < 2; l++) {
+        cJSON_ArrayForEach(w, lists[l])
+        {
+            if (cJSON_IsString(w) &&
+                !(d->image_cmd[i++] = strdup(w->valuestring))) {
+                return -ENOMEM;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The daemon answers, speaks API 1.41, and has the image. Blocking: the
  * loop does not run yet. */
 static int check_daemon(struct docker *d)
@@ -1097,6 +1137,14 @@ static int check_daemon(struct docker *d)
         int none =
             cJSON_GetArraySize(cmd) == 0 && cJSON_GetArraySize(entry) == 0;
 
+        /* A warm container runs its own idle command: an exec names the
+         * image's command itself. */
+        if (!none && d->conf->reuse && image_command(d, entry, cmd) < 0) {
+            cJSON_Delete(img);
+            free(body);
+            minion_set_error(d->inst, "out of memory");
+            return -ENOMEM;
+        }
         cJSON_Delete(img);
         if (none) {
             free(body);
@@ -1145,12 +1193,21 @@ static int docker_start(struct minion_instance *inst, struct event_base *base)
     if (!ctx->dry_run && (rc = remove_leftovers(d)) < 0) {
         return rc;
     }
+    if (d->conf->reuse && (rc = warm_init(d)) < 0) {
+        minion_set_error(inst, "warm containers: %s", strerror(-rc));
+        return rc;
+    }
     d->grave_ev = evtimer_new(base, on_grave_timer, d);
     if (!d->grave_ev || api_client_attach(&d->api, base) < 0) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
     return 0;
+}
+
+static int docker_stop(struct minion_instance *inst)
+{
+    return warm_stop(minion_instance_data(inst));
 }
 
 static void docker_destroy(struct minion_instance *inst)
@@ -1162,6 +1219,11 @@ static void docker_destroy(struct minion_instance *inst)
     }
     /* Ends every request still out (as cancelled) before the rest goes. */
     api_client_fini(&d->api);
+    warm_fini(d);
+    for (char **w = d->image_cmd; w && *w; w++) {
+        free(*w);
+    }
+    free(d->image_cmd);
     if (d->grave_ev) {
         event_free(d->grave_ev);
     }
@@ -1192,6 +1254,7 @@ const struct minion_plugin minion_plugin_docker = {
     .options = docker_options,
     .init = docker_init,
     .start = docker_start,
+    .stop = docker_stop,
     .destroy = docker_destroy,
     .callback = &docker_ops,
 };

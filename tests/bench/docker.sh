@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # make bench, docker part: 200 tasks of a `true` container at -j4 through
-# the docker callback, against the hand-written way (xargs -P4 -n1 docker
-# run --rm IMAGE true), and the minion's RSS while 4 containers run. Needs a
+# the docker callback, with warm containers (MINION_DOCKER_REUSE=1), and the
+# hand-written way (xargs -P4 -n1 docker run --rm IMAGE true), as ratios;
+# and the minion's RSS while 4 containers run. Targets: fresh containers at
+# least 1.2x the CLI loop, warm ones at least 3x fresh ones. Needs a
 # docker daemon (DOCKER_HOST or /var/run/docker.sock) and Debian's
 # busybox-static for the tiny image.
 set -u
@@ -37,16 +39,23 @@ fresh() {
     "$MINIONIZE" -q -j4 -c docker -a "$dir/params" \
         --set MINION_DOCKER_IMAGE="$image" true
 }
-t_cli=(); t_fresh=()
+warm() {
+    "$MINIONIZE" -q -j4 -c docker -a "$dir/params" \
+        --set MINION_DOCKER_IMAGE="$image" --set MINION_DOCKER_REUSE=1 true
+}
+t_cli=(); t_fresh=(); t_warm=()
 for ((i = 0; i < 3; i++)); do
     t_cli+=("$(seconds cli)") || exit 1
     t_fresh+=("$(seconds fresh)") || exit 1
+    t_warm+=("$(seconds warm)") || exit 1
 done
 med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[2] }'; }
-tc=$(med "${t_cli[@]}"); tf=$(med "${t_fresh[@]}")
+tc=$(med "${t_cli[@]}"); tf=$(med "${t_fresh[@]}"); tw=$(med "${t_warm[@]}")
 echo "xargs -P4 docker run --rm:  $(rate $N "$tc") tasks/s"
 echo "minionize -c docker -j4:    $(rate $N "$tf") tasks/s"
-echo "ratio docker callback/CLI:  $(ratio "$tc" "$tf")"
+echo "  with MINION_DOCKER_REUSE: $(rate $N "$tw") tasks/s"
+echo "ratio docker callback/CLI:  $(ratio "$tc" "$tf") (target >= 1.2)"
+echo "ratio reuse/fresh:          $(ratio "$tf" "$tw") (target >= 3)"
 
 echo "== docker: the minion's RSS while 4 containers run"
 seq 8 >"$dir/slow"

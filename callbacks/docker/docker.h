@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* What the parts of the docker callback share: its settings, its state, a
+ * task's state, and the steps both ways of running a task use (a container
+ * per task, docker.c; warm containers run by exec, warm.c). */
+#ifndef DOCKER_DOCKER_H
+#define DOCKER_DOCKER_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include <minionize/plugin.h>
+
+#include "api.h"
+#include "frames.h"
+
+struct event;
+struct warm;
+
+/* Environment strings over this cannot reach a process (MAX_ARG_STRLEN). */
+#define ENV_PARAM_MAX (128 * 1024 - 64)
+/* A stderr line longer than this is written in pieces. */
+#define ERR_LINE_MAX 4096
+/* Containers that could not be removed are tried again this often. */
+#define GRAVEYARD_EVERY_S 5
+
+struct docker_conf {
+    char *image;       /* MINION_DOCKER_IMAGE */
+    char *host;        /* DOCKER_HOST */
+    char *io_dir;      /* MINION_DOCKER_IO_DIR */
+    int keep_io;       /* MINION_DOCKER_KEEP_IO */
+    char *cpus;        /* MINION_DOCKER_CPUS, "1.5" */
+    size_t memory;     /* MINION_DOCKER_MEMORY, bytes; 0: no limit */
+    char *network;     /* MINION_DOCKER_NETWORK */
+    int reuse;         /* MINION_DOCKER_REUSE */
+    double kill_after; /* MINION_KILL_AFTER: stop's grace, seconds */
+};
+
+struct docker;
+
+/* One run of one param in one container. */
+struct dtask {
+    struct docker *d;
+    minion_task *task;
+    struct dtask *prev, *next;
+    char id[80]; /* the container's; "" before create answered */
+    enum { CREATING, STARTING, RUNNING, CLOSING, REMOVING } phase;
+    struct api_request *main_rq; /* the step in progress */
+    struct api_request *logs_rq; /* logs?follow=1, while running */
+    struct api_request *stop_rq;
+    struct frames frames;
+    int wait_done, logs_done;
+    int exit_code; /* -1: unknown */
+    int oom;
+    int cancelled;
+    enum minion_outcome outcome;
+    char error[512]; /* "" while nothing failed */
+    char *io_path;   /* the task's folder; NULL without MINION_DOCKER_IO_DIR */
+    char *out;       /* IO mode: stdout kept until the end */
+    size_t out_len, out_cap;
+    char err_line[ERR_LINE_MAX];
+    size_t err_len;
+    /* Warm containers (warm.c) */
+    struct warm *slot;           /* the container it runs in */
+    char **argv;                 /* the command to exec; NULL: the image's */
+    char exec_id[80];            /* its exec, once created */
+    struct api_request *exec_rq; /* exec create, start or inspect */
+    unsigned inspections;        /* of an exec still running */
+    int replaced;                /* its container was replaced once */
+};
+
+/* A container to remove once the daemon answers again. */
+struct grave {
+    struct grave *next;
+    char id[80];
+};
+
+struct docker {
+    struct minion_instance *inst;
+    const struct docker_conf *conf;
+    const struct minion_context *ctx;
+    struct api_client api;
+    struct argv_template *tpl; /* NULL: the image's own command */
+    int json;
+    char *io_dir;   /* absolute */
+    long nano_cpus; /* 0: no limit */
+    struct dtask *tasks;
+    struct grave *graves;
+    struct api_request *grave_rq;
+    struct event *grave_ev;
+    /* MINION_DOCKER_REUSE */
+    struct warm *warm; /* one per concurrency slot */
+    unsigned n_warm;
+    char **image_cmd;  /* the image's Entrypoint + Cmd, NULL-ended */
+    unsigned stopping; /* warm containers being removed at stop */
+};
+
+/* docker.c: shared steps. */
+void fail_with(struct dtask *t, enum minion_outcome outcome, const char *fmt,
+               ...) __attribute__((format(printf, 3, 4)));
+/* A request that failed before the task's program ran. */
+void fail_request(struct dtask *t, struct api_request *rq, const char *what);
+/* The create body's HostConfig, Env and Labels parts. Returns 0 or -ENOMEM. */
+int add_env(cJSON *env, const char *name, const char *value, size_t len);
+int add_host_config(struct docker *d, cJSON *root, const char *bind_src);
+/* A frame of the task's output: stdout to its output, stderr to stderr. */
+int task_frame(enum frames_stream stream, const char *buf, size_t len,
+               void *arg);
+/* End @t: output, error, exit code, minion_task_done. Frees @t. */
+void finish(struct dtask *t);
+void grave_add(struct docker *d, const char *id);
+/* Remove everything inside @path, not @path itself. */
+void clear_dir(const char *path);
+/* Write the param to @dir/input.txt. Returns 0 or a negative errno. */
+int write_input(struct dtask *t, const char *dir);
+
+/* warm.c */
+/* Make the slots (start-up, no I/O). Returns 0 or -ENOMEM. */
+int warm_init(struct docker *d);
+/* Run @t in a warm container. */
+void warm_run(struct dtask *t);
+void warm_cancel(struct dtask *t);
+/* stop(): remove every warm container. Returns 1 while removals are out,
+ * then calls minion_instance_stopped(); 0 when there was none. */
+int warm_stop(struct docker *d);
+void warm_fini(struct docker *d);
+
+#endif
