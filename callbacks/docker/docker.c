@@ -561,9 +561,19 @@ static void remove_container(struct dtask *t)
     }
 }
 
+static void inspect_container(struct dtask *t);
+
+static void on_inspect_again(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    inspect_container(arg);
+}
+
 static void on_inspected(struct api_request *rq, void *arg)
 {
     struct dtask *t = arg;
+    struct timeval later = {0, 200 * 1000};
     cJSON *j;
 
     t->main_rq = NULL;
@@ -573,25 +583,37 @@ static void on_inspected(struct api_request *rq, void *arg)
             cJSON_GetObjectItemCaseSensitive(j, "State"), "OOMKilled"));
         cJSON_Delete(j);
     }
+    /* The daemon may record the OOM event just after the exit it caused:
+     * a SIGKILL nobody sent is looked at once more. */
+    if (!t->oom && !t->cancelled && t->inspections++ == 0 &&
+        event_base_once(minion_instance_base(t->d->inst), -1, EV_TIMEOUT,
+                        on_inspect_again, t, &later) == 0) {
+        return;
+    }
     remove_container(t);
+}
+
+static void inspect_container(struct dtask *t)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "/containers/%s/json", t->id);
+    t->main_rq = api_send(&t->d->api, "GET", path, NULL, NULL, on_inspected, t);
+    if (!t->main_rq) {
+        remove_container(t);
+    }
 }
 
 /* Both the wait and the logs ended: was it an OOM kill? Then remove. */
 static void closing(struct dtask *t)
 {
-    char path[160];
-
     if (!t->wait_done || !t->logs_done || t->phase != RUNNING) {
         return;
     }
     t->phase = CLOSING;
     if (t->exit_code == 137 && !t->error[0]) {
-        snprintf(path, sizeof(path), "/containers/%s/json", t->id);
-        t->main_rq =
-            api_send(&t->d->api, "GET", path, NULL, NULL, on_inspected, t);
-        if (t->main_rq) {
-            return;
-        }
+        inspect_container(t);
+        return;
     }
     remove_container(t);
 }

@@ -29,3 +29,15 @@ t_ok "exit 3: failed, retried, dead; exit 4"
 [ "$(d_count "minionize.minion=$D_TAG-fail")" -eq 0 ] ||
     t_fail "containers left: $(d_list_all)"
 t_ok "failed containers removed too"
+
+# Over MINION_DOCKER_MEMORY: killed (137), and the error says why.
+echo big >in
+MINION_ID="$D_TAG-fail" MINION_DOCKER_IMAGE=$D_IMAGE MINION_MAX_ATTEMPTS=1 \
+    MINION_DOCKER_MEMORY=8M timeout 60 "$MINIONIZE" -q -c docker \
+    sh -c 'x=$(head -c 40000000 /dev/zero | tr "\0" a); echo ${#x}' \
+    <in >out 2>err
+rc=$?
+[ "$rc" -eq 4 ] || { cat err >&2; t_fail "OOM run exited $rc"; }
+grep -q 'exit status 137: killed for want of memory' err ||
+    { cat err >&2; t_fail "the OOM kill is not said"; }
+t_ok "an OOM kill says so"
