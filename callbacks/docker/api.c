@@ -188,7 +188,7 @@ static void on_done(CURL *easy, CURLcode result, void *arg)
 }
 
 struct api_request *api_send(struct api_client *c, const char *method,
-                             const char *path, const char *body,
+                             const char *path, const char *body, long timeout_s,
                              api_data_fn *on_data, api_done_fn *done, void *arg)
 {
     struct api_request *rq = calloc(1, sizeof(*rq));
@@ -208,6 +208,7 @@ struct api_request *api_send(struct api_client *c, const char *method,
     }
     curl_easy_setopt(rq->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(rq->easy, CURLOPT_WRITEDATA, rq);
+    curl_easy_setopt(rq->easy, CURLOPT_TIMEOUT, timeout_s);
     if (curl_event_add(c->ce, rq->easy, on_done, rq) < 0) {
         request_free(rq);
         return NULL;

@@ -42,12 +42,18 @@ typedef int api_data_fn(struct api_request *rq, const char *buf, size_t len,
  * this returns. */
 typedef void api_done_fn(struct api_request *rq, void *arg);
 
+/* A request the daemon answers at once gets this many seconds: one that
+ * hangs ends as an error, never holds a task forever. */
+#define API_QUICK 60L
+
 /* Send @method @path (after the version: "/containers/create") with a JSON
- * @body or NULL. With @on_data the body is streamed to it, else collected
- * (up to 1 MiB). Borrows: path and body, copied. Returns: the request, or
- * NULL when it could not be made (out of memory: @done is not called). */
+ * @body or NULL, ended after @timeout_s seconds (0: never, for wait, logs
+ * and exec streams, which last as long as the task). With @on_data the
+ * body is streamed to it, else collected (up to 1 MiB). Borrows: path and
+ * body, copied. Returns: the request, or NULL when it could not be made
+ * (out of memory: @done is not called). */
 struct api_request *api_send(struct api_client *c, const char *method,
-                             const char *path, const char *body,
+                             const char *path, const char *body, long timeout_s,
                              api_data_fn *on_data, api_done_fn *done,
                              void *arg);
 /* End @rq now: its done callback runs before this returns, as cancelled. */

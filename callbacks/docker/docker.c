@@ -38,6 +38,11 @@
 #include "dlist.h"
 #include "docker.h"
 
+/* Daemon failures (5xx) before a run are held, uncharged, for this long
+ * from the first of a series (a daemon shutting down or starting fails
+ * everything for a while); later ones count an attempt. */
+#define FIVE_XX_HOLD_S 60.0
+
 #define OFF(field) offsetof(struct docker_conf, field)
 
 static const struct minion_option docker_options[] = {
@@ -96,12 +101,30 @@ void fail_with(struct dtask *t, enum minion_outcome outcome, const char *fmt,
  * setting) is the run's. */
 void fail_request(struct dtask *t, struct api_request *rq, const char *what)
 {
+    struct docker *d = t->d;
     enum minion_outcome outcome = MINION_RETRY;
+    long status = api_result(rq) == CURLE_OK ? api_status(rq) : 0;
 
-    if ((t->phase == CREATING || t->phase == STARTING) &&
-        (api_unreachable(rq) ||
-         (api_result(rq) == CURLE_OK && api_status(rq) >= 500))) {
-        outcome = MINION_DEFER;
+    if (t->phase == CREATING || t->phase == STARTING) {
+        if (status == 400 || status == 404) {
+            /* The same for every param: the image is gone, a setting or
+             * the command does not suit it. No param is charged; the
+             * minion stops, as for a bad setting at start-up. */
+            fail_with(t, MINION_DEFER, "%s: %s", what, api_error(rq));
+            minion_instance_fail_config(d->inst, "docker: %s: %s", what,
+                                        api_error(rq));
+            return;
+        }
+        /* A daemon that cannot be reached, or fails (a daemon shutting
+         * down answers 500 to everything), is held, uncharged; but a 5xx
+         * that keeps coming is the task's after a while. */
+        if (status >= 500 && d->first_5xx == 0) {
+            d->first_5xx = minion_now();
+        }
+        if (api_unreachable(rq) ||
+            (status >= 500 && minion_now() - d->first_5xx < FIVE_XX_HOLD_S)) {
+            outcome = MINION_DEFER;
+        }
     }
     fail_with(t, outcome, "%s: %s", what, api_error(rq));
 }
@@ -410,7 +433,8 @@ static void io_finish(struct dtask *t)
 {
     minion_output *out = minion_task_output(t->task);
     char file[4096], buf[65536];
-    int fd, keep = t->outcome != MINION_OK || t->d->conf->keep_io;
+    int fd, keep = t->outcome == MINION_RETRY || t->outcome == MINION_REJECT ||
+                   t->d->conf->keep_io;
 
     snprintf(file, sizeof(file), "%s/output.txt", t->io_path);
     fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -438,17 +462,31 @@ static void io_finish(struct dtask *t)
 
 void grave_add(struct docker *d, const char *id)
 {
-    struct grave *g = calloc(1, sizeof(*g));
+    struct grave *g = calloc(1, sizeof(*g)), **pp;
     struct timeval every = {GRAVEYARD_EVERY_S, 0};
 
     if (!g) {
         return; /* removed at the next start, as a leftover */
     }
     snprintf(g->id, sizeof(g->id), "%s", id);
-    g->next = d->graves;
-    d->graves = g;
+    /* At the tail: the head is the one whose removal may be out. */
+    for (pp = &d->graves; *pp; pp = &(*pp)->next) {
+    }
+    *pp = g;
     if (d->grave_ev && !evtimer_pending(d->grave_ev, NULL)) {
         evtimer_add(d->grave_ev, &every);
+    }
+}
+
+void on_final_removal(struct api_request *rq, void *arg)
+{
+    struct docker *d = arg;
+
+    if (api_result(rq) == CURLE_ABORTED_BY_CALLBACK) {
+        return;
+    }
+    if (d->stopping > 0 && --d->stopping == 0) {
+        minion_instance_stopped(d->inst);
     }
 }
 
@@ -480,12 +518,21 @@ static void on_grave_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", d->graves->id);
-    d->grave_rq =
-        api_send(&d->api, "DELETE", path, NULL, NULL, on_grave_removed, d);
+    d->grave_rq = api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
+                           on_grave_removed, d);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The steps of a task                                                       */
+
+static void dtask_free(struct dtask *t)
+{
+    DLIST_UNLINK(t->d->tasks, t);
+    free(t->argv);
+    free(t->io_path);
+    free(t->out);
+    free(t);
+}
 
 void finish(struct dtask *t)
 {
@@ -493,6 +540,17 @@ void finish(struct dtask *t)
     minion_task *task = t->task;
     enum minion_outcome outcome;
 
+    /* A stop still out would come back to a freed task. (finish never
+     * runs inside libcurl's own callbacks: this cancel is immediate.) */
+    if (t->stop_rq) {
+        api_cancel(t->stop_rq);
+    }
+    if (d->destroying) {
+        /* The core gave up on this task and is freeing everything: it
+         * must not hear of it again. */
+        dtask_free(t);
+        return;
+    }
     err_write(t, "", 0, 1);
     if (!t->error[0] && t->exit_code != 0) {
         if (t->oom) {
@@ -518,12 +576,8 @@ void finish(struct dtask *t)
         minion_task_set_error(task, "%s", t->error);
     }
     outcome = t->outcome;
-    DLIST_UNLINK(d->tasks, t);
     minion_task_set_data(task, NULL);
-    free(t->argv);
-    free(t->io_path);
-    free(t->out);
-    free(t);
+    dtask_free(t);
     minion_task_done(task, outcome);
 }
 
@@ -553,8 +607,8 @@ static void remove_container(struct dtask *t)
         return;
     }
     snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
-    t->main_rq =
-        api_send(&t->d->api, "DELETE", path, NULL, NULL, on_removed, t);
+    t->main_rq = api_send(&t->d->api, "DELETE", path, NULL, API_QUICK, NULL,
+                          on_removed, t);
     if (!t->main_rq) {
         grave_add(t->d, t->id);
         finish(t);
@@ -598,7 +652,8 @@ static void inspect_container(struct dtask *t)
     char path[160];
 
     snprintf(path, sizeof(path), "/containers/%s/json", t->id);
-    t->main_rq = api_send(&t->d->api, "GET", path, NULL, NULL, on_inspected, t);
+    t->main_rq = api_send(&t->d->api, "GET", path, NULL, API_QUICK, NULL,
+                          on_inspected, t);
     if (!t->main_rq) {
         remove_container(t);
     }
@@ -662,7 +717,22 @@ int task_frame(enum frames_stream stream, const char *buf, size_t len,
         return 0;
     }
     if (t->io_path) {
-        /* Only the result, decided at the end, goes to stdout. */
+        /* Only the result, decided at the end, goes to stdout: keep the
+         * tail that can be the result, no more. */
+        size_t max = t->d->ctx->result_bytes;
+
+        if (len >= max) {
+            buf += len - max;
+            len = max;
+            t->out_len = 0;
+        } else if (t->out_len + len > max) {
+            size_t drop = t->out_len + len - max;
+            memmove(t->out, t->out + drop, t->out_len - drop);
+            t->out_len -= drop;
+        }
+        if (len == 0) {
+            return 0;
+        }
         if (grow(&t->out, &t->out_cap, t->out_len + len) < 0) {
             return -ENOMEM;
         }
@@ -715,7 +785,9 @@ static void stop_container(struct dtask *t)
     }
     snprintf(path, sizeof(path), "/containers/%s/stop?t=%ld", t->id,
              (long)(t->d->conf->kill_after + 0.5));
-    t->stop_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_stopped, t);
+    t->stop_rq =
+        api_send(&t->d->api, "POST", path, NULL,
+                 (long)t->d->conf->kill_after + API_QUICK, NULL, on_stopped, t);
 }
 
 static void on_started(struct api_request *rq, void *arg)
@@ -731,14 +803,16 @@ static void on_started(struct api_request *rq, void *arg)
         return;
     }
     t->phase = RUNNING;
+    t->d->first_5xx = 0; /* the daemon works again */
     frames_init(&t->frames);
     snprintf(path, sizeof(path),
              "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
     t->logs_rq =
-        api_send(&t->d->api, "GET", path, NULL, on_logs_data, on_logs, t);
+        api_send(&t->d->api, "GET", path, NULL, 0, on_logs_data, on_logs, t);
     t->logs_done = t->logs_rq == NULL;
     snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
-    t->main_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_waited, t);
+    t->main_rq =
+        api_send(&t->d->api, "POST", path, NULL, 0, NULL, on_waited, t);
     if (!t->main_rq) {
         fail_with(t, MINION_DEFER, "out of memory");
         t->wait_done = 1;
@@ -759,12 +833,7 @@ static void on_created(struct api_request *rq, void *arg)
 
     t->main_rq = NULL;
     if (api_result(rq) != CURLE_OK || api_status(rq) != 201) {
-        if (api_result(rq) == CURLE_OK && api_status(rq) == 404) {
-            fail_with(t, MINION_RETRY, "image %s: %s", t->d->conf->image,
-                      api_error(rq));
-        } else {
-            fail_request(t, rq, "create");
-        }
+        fail_request(t, rq, "create");
         finish(t);
         return;
     }
@@ -792,7 +861,8 @@ static void start_container(struct dtask *t)
 
     t->phase = STARTING;
     snprintf(path, sizeof(path), "/containers/%s/start", t->id);
-    t->main_rq = api_send(&t->d->api, "POST", path, NULL, NULL, on_started, t);
+    t->main_rq = api_send(&t->d->api, "POST", path, NULL, API_QUICK, NULL,
+                          on_started, t);
     if (!t->main_rq) {
         fail_with(t, MINION_DEFER, "out of memory");
         remove_container(t);
@@ -873,8 +943,8 @@ static void docker_process(struct minion_instance *inst, minion_task *task)
     body = create_body(t, argv);
     free(argv);
     if (body) {
-        t->main_rq = api_send(&d->api, "POST", "/containers/create", body, NULL,
-                              on_created, t);
+        t->main_rq = api_send(&d->api, "POST", "/containers/create", body,
+                              API_QUICK, NULL, on_created, t);
     }
     free(body);
     if (!t->main_rq) {
@@ -891,15 +961,46 @@ static void docker_process(struct minion_instance *inst, minion_task *task)
     minion_task_set_data(task, t);
 }
 
+static void on_killed(struct api_request *rq, void *arg)
+{
+    (void)rq;
+    (void)arg;
+}
+
+static void kill_now(struct dtask *t)
+{
+    const char *id = t->slot ? warm_id(t) : t->id;
+    char path[160];
+
+    if (t->phase == RUNNING && id && id[0]) {
+        snprintf(path, sizeof(path), "/containers/%s/kill", id);
+        api_send(&t->d->api, "POST", path, NULL, API_QUICK, NULL, on_killed,
+                 t->d);
+    } else if (t->main_rq && !t->slot) {
+        api_cancel(t->main_rq); /* its done callback goes on from there */
+    } else if (t->exec_rq && t->phase != RUNNING) {
+        api_cancel(t->exec_rq);
+    }
+}
+
 static void docker_cancel(struct minion_instance *inst, minion_task *task)
 {
     struct dtask *t = minion_task_data(task);
 
     (void)inst;
-    if (!t || t->cancelled) {
+    if (!t) {
+        return;
+    }
+    if (t->cancelled) {
+        /* Asked again (the core escalates): kill now, and end a request
+         * that hangs before the container runs. */
+        kill_now(t);
         return;
     }
     t->cancelled = 1;
+    if (t->phase >= CLOSING || (t->slot && t->exec_done)) {
+        return; /* it ran to its end: its outcome stands */
+    }
     fail_with(t, MINION_RETRY, "stopped");
     if (t->slot) {
         warm_cancel(t);
@@ -1066,24 +1167,20 @@ static int remove_leftovers(struct docker *d)
 }
 
 /* The image's Entrypoint then Cmd, as one NULL-ended vector. */
-static int image_command(struct docker *d, const cJSON *entry, const cJSON *cmd)
+/* @list's strings as a new NULL-ended vector in *@out. */
+static int words(const cJSON *list, char ***out)
 {
-    size_t n = (size_t)cJSON_GetArraySize(entry) +
-               (size_t)cJSON_GetArraySize(cmd),
-           i = 0;
-    const cJSON *lists[] = {entry, cmd}, *w;
+    size_t n = (size_t)cJSON_GetArraySize(list), i = 0;
+    const cJSON *w;
 
-    d->image_cmd = calloc(n + 1, sizeof(*d->image_cmd));
-    if (!d->image_cmd) {
+    *out = calloc(n + 1, sizeof(**out));
+    if (!*out) {
         return -ENOMEM;
     }
-    for (size_t l = 0; l < 2; l++) {
-        cJSON_ArrayForEach(w, lists[l])
-        {
-            if (cJSON_IsString(w) &&
-                !(d->image_cmd[i++] = strdup(w->valuestring))) {
-                return -ENOMEM;
-            }
+    cJSON_ArrayForEach(w, list)
+    {
+        if (cJSON_IsString(w) && !((*out)[i++] = strdup(w->valuestring))) {
+            return -ENOMEM;
         }
     }
     return 0;
@@ -1149,19 +1246,21 @@ static int check_daemon(struct docker *d)
         }
         return -ENOENT;
     }
-    if (!d->tpl) {
-        /* Without PROGRAM the image's own command runs: it needs one. */
+    {
         cJSON *img = cJSON_Parse(body);
         const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(img, "Config");
         const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(cfg, "Cmd");
         const cJSON *entry =
             cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint");
-        int none =
-            cJSON_GetArraySize(cmd) == 0 && cJSON_GetArraySize(entry) == 0;
+        /* Without PROGRAM the image's own command runs: it needs one. */
+        int none = !d->tpl && cJSON_GetArraySize(cmd) == 0 &&
+                   cJSON_GetArraySize(entry) == 0;
 
-        /* A warm container runs its own idle command: an exec names the
-         * image's command itself. */
-        if (!none && d->conf->reuse && image_command(d, entry, cmd) < 0) {
+        /* A warm container runs its own idle command: an exec names what
+         * a container of the image would run, its entrypoint first. */
+        if (!none && d->conf->reuse &&
+            (words(entry, &d->image_entry) < 0 ||
+             words(cmd, &d->image_cmd) < 0)) {
             cJSON_Delete(img);
             free(body);
             minion_set_error(d->inst, "out of memory");
@@ -1227,9 +1326,21 @@ static int docker_start(struct minion_instance *inst, struct event_base *base)
     return 0;
 }
 
+/* Wait for the containers still to remove (warm ones, ones the daemon
+ * could not remove before): the minion must not leave them behind. */
 static int docker_stop(struct minion_instance *inst)
 {
-    return warm_stop(minion_instance_data(inst));
+    struct docker *d = minion_instance_data(inst);
+    char path[160];
+
+    for (struct grave *g = d->graves; g; g = g->next) {
+        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", g->id);
+        if (api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
+                     on_final_removal, d)) {
+            d->stopping++;
+        }
+    }
+    return warm_stop(d);
 }
 
 static void docker_destroy(struct minion_instance *inst)
@@ -1239,13 +1350,19 @@ static void docker_destroy(struct minion_instance *inst)
     if (!d) {
         return;
     }
-    /* Ends every request still out (as cancelled) before the rest goes. */
+    /* Ends every request still out (as cancelled) before the rest goes;
+     * a task the core abandoned ends with it, unheard. */
+    d->destroying = 1;
     api_client_fini(&d->api);
     warm_fini(d);
     for (char **w = d->image_cmd; w && *w; w++) {
         free(*w);
     }
     free(d->image_cmd);
+    for (char **w = d->image_entry; w && *w; w++) {
+        free(*w);
+    }
+    free(d->image_entry);
     if (d->grave_ev) {
         event_free(d->grave_ev);
     }

@@ -67,6 +67,7 @@ struct dtask {
     struct api_request *exec_rq; /* exec create, start or inspect */
     unsigned inspections;        /* of an exec still running */
     int replaced;                /* its container was replaced once */
+    int exec_done;               /* the exec ended: only its status is read */
 };
 
 /* A container to remove once the daemon answers again. */
@@ -91,8 +92,13 @@ struct docker {
     /* MINION_DOCKER_REUSE */
     struct warm *warm; /* one per concurrency slot */
     unsigned n_warm;
-    char **image_cmd;  /* the image's Entrypoint + Cmd, NULL-ended */
-    unsigned stopping; /* warm containers being removed at stop */
+    char **image_entry; /* the image's Entrypoint, NULL-ended */
+    char **image_cmd;   /* the image's Cmd, NULL-ended */
+    unsigned stopping;  /* removals stop() waits for */
+    unsigned removals;  /* removals of dead warm containers, out */
+    double first_5xx;   /* when daemon failures before a run began; 0 */
+    int destroying;     /* destroy() runs: tasks end unheard */
+    int stop_called;    /* stop() began: removals count down */
 };
 
 /* docker.c: shared steps. */
@@ -109,6 +115,8 @@ int task_frame(enum frames_stream stream, const char *buf, size_t len,
 /* End @t: output, error, exit code, minion_task_done. Frees @t. */
 void finish(struct dtask *t);
 void grave_add(struct docker *d, const char *id);
+/* The done callback of a removal stop() waits for (arg: the docker). */
+void on_final_removal(struct api_request *rq, void *arg);
 /* Remove everything inside @path, not @path itself. */
 void clear_dir(const char *path);
 /* Write the param to @dir/input.txt. Returns 0 or a negative errno. */
@@ -120,8 +128,11 @@ int warm_init(struct docker *d);
 /* Run @t in a warm container. */
 void warm_run(struct dtask *t);
 void warm_cancel(struct dtask *t);
-/* stop(): remove every warm container. Returns 1 while removals are out,
- * then calls minion_instance_stopped(); 0 when there was none. */
+/* The id of @t's warm container, or NULL. */
+const char *warm_id(const struct dtask *t);
+/* stop(), after the graves: remove every warm container. Returns 1 while
+ * removals (these, the graves', dead warm containers') are out, then
+ * calls minion_instance_stopped(); 0 when there was none. */
 int warm_stop(struct docker *d);
 void warm_fini(struct docker *d);
 

@@ -88,13 +88,19 @@ struct removal {
 static void on_dead_removed(struct api_request *rq, void *arg)
 {
     struct removal *r = arg;
+    struct docker *d = r->d;
 
+    d->removals--;
     if (api_result(rq) != CURLE_ABORTED_BY_CALLBACK &&
         (api_result(rq) != CURLE_OK ||
          (api_status(rq) >= 300 && api_status(rq) != 404))) {
-        grave_add(r->d, r->id);
+        grave_add(d, r->id);
     }
     free(r);
+    if (d->stop_called) {
+        /* stop() counted this removal among those it waits for. */
+        on_final_removal(rq, d);
+    }
 }
 
 /* The slot's container is gone, or must go: remove it; the next task that
@@ -111,10 +117,12 @@ static void warm_forget(struct warm *w)
             r->d = w->d;
             snprintf(r->id, sizeof(r->id), "%s", w->id);
         }
-        if (!r || !api_send(&w->d->api, "DELETE", path, NULL, NULL,
+        if (!r || !api_send(&w->d->api, "DELETE", path, NULL, API_QUICK, NULL,
                             on_dead_removed, r)) {
             free(r);
             grave_add(w->d, w->id);
+        } else {
+            w->d->removals++;
         }
     }
     w->id[0] = '\0';
@@ -195,7 +203,8 @@ static void on_warm_created(struct api_request *rq, void *arg)
     }
     w->state = WARM_STARTING;
     snprintf(path, sizeof(path), "/containers/%s/start", w->id);
-    w->rq = api_send(&w->d->api, "POST", path, NULL, NULL, on_warm_started, w);
+    w->rq = api_send(&w->d->api, "POST", path, NULL, API_QUICK, NULL,
+                     on_warm_started, w);
     if (!w->rq) {
         struct dtask *t = w->task;
         warm_forget(w);
@@ -242,7 +251,7 @@ static void warm_make(struct warm *w)
 
     w->state = WARM_CREATING;
     w->rq = body ? api_send(&w->d->api, "POST", "/containers/create", body,
-                            NULL, on_warm_created, w)
+                            API_QUICK, NULL, on_warm_created, w)
                  : NULL;
     free(body);
     if (!w->rq) {
@@ -265,8 +274,8 @@ static void inspect_exec(struct dtask *t)
     char path[160];
 
     snprintf(path, sizeof(path), "/exec/%s/json", t->exec_id);
-    t->exec_rq =
-        api_send(&t->d->api, "GET", path, NULL, NULL, on_exec_inspected, t);
+    t->exec_rq = api_send(&t->d->api, "GET", path, NULL, API_QUICK, NULL,
+                          on_exec_inspected, t);
     if (!t->exec_rq) {
         fail_with(t, MINION_RETRY, "out of memory reading the exit status");
         release(t);
@@ -316,10 +325,13 @@ static void on_exec_inspected(struct api_request *rq, void *arg)
         release(t);
         return;
     }
-    if (cJSON_IsNumber(code)) {
+    if (cJSON_IsNumber(code) && !cJSON_IsTrue(running)) {
         t->exit_code = code->valueint;
     } else {
+        /* Still running, or unknown: the slot's container cannot be
+         * trusted with another task. */
         fail_with(t, MINION_RETRY, "exec: no exit status");
+        warm_forget(w);
     }
     cJSON_Delete(j);
     if (t->cancelled || t->exit_code == 137) {
@@ -342,10 +354,21 @@ static int on_exec_data(struct api_request *rq, const char *buf, size_t len,
 static void on_exec_ended(struct api_request *rq, void *arg)
 {
     struct dtask *t = arg;
+    CURLcode result = api_result(rq);
+    long status =
+        result == CURLE_OK || result == CURLE_PARTIAL_FILE ? api_status(rq) : 0;
 
     t->exec_rq = NULL;
-    if (api_result(rq) != CURLE_OK && api_result(rq) != CURLE_PARTIAL_FILE &&
-        api_result(rq) != CURLE_GOT_NOTHING) {
+    if (api_unreachable(rq) || result == CURLE_GOT_NOTHING || status == 404 ||
+        status == 409) {
+        /* The exec never started (no daemon, or its container is gone):
+         * not the param's fault, and the slot needs a new container. */
+        fail_with(t, MINION_DEFER, "exec start: %s", api_error(rq));
+        warm_forget(t->slot);
+        release(t);
+        return;
+    }
+    if (result != CURLE_OK && result != CURLE_PARTIAL_FILE) {
         fail_with(t, MINION_RETRY,
                   "lost the exec while it ran (%s): the docker daemon went "
                   "away or was restarted",
@@ -354,12 +377,13 @@ static void on_exec_ended(struct api_request *rq, void *arg)
         release(t);
         return;
     }
-    if (api_status(rq) != 200 && api_status(rq) != 101) {
+    if (status != 200 && status != 101) {
         fail_with(t, MINION_RETRY, "exec start: %s", api_error(rq));
         warm_forget(t->slot);
         release(t);
         return;
     }
+    t->exec_done = 1;
     inspect_exec(t);
 }
 
@@ -409,7 +433,7 @@ static void on_exec_created(struct api_request *rq, void *arg)
     snprintf(path, sizeof(path), "/exec/%s/start", t->exec_id);
     t->exec_rq =
         api_send(&t->d->api, "POST", path, "{\"Detach\":false,\"Tty\":false}",
-                 on_exec_data, on_exec_ended, t);
+                 0, on_exec_data, on_exec_ended, t);
     if (!t->exec_rq) {
         fail_with(t, MINION_DEFER, "out of memory");
         release(t);
@@ -420,6 +444,7 @@ static char *exec_body(struct dtask *t)
 {
     struct docker *d = t->d;
     char **argv = t->argv ? t->argv : d->image_cmd;
+    char **entry = d->image_entry;
     size_t len;
     const char *param = minion_task_param(t->task, &len);
     cJSON *root = cJSON_CreateObject(), *cmd, *env;
@@ -433,6 +458,12 @@ static char *exec_body(struct dtask *t)
          cJSON_AddBoolToObject(root, "Tty", 0);
     cmd = ok ? cJSON_AddArrayToObject(root, "Cmd") : NULL;
     ok = cmd != NULL;
+    /* What a container of the image would run: its entrypoint, then
+     * PROGRAM ARGS... or its own Cmd. */
+    for (char **a = entry; ok && a && *a; a++) {
+        cJSON *s = cJSON_CreateString(*a);
+        ok = s && cJSON_AddItemToArray(cmd, s);
+    }
     for (char **a = argv; ok && a && *a; a++) {
         cJSON *s = cJSON_CreateString(*a);
         ok = s && cJSON_AddItemToArray(cmd, s);
@@ -463,8 +494,8 @@ static void exec_create(struct dtask *t)
 
     t->phase = STARTING;
     snprintf(path, sizeof(path), "/containers/%s/exec", w->id);
-    t->exec_rq = body ? api_send(&t->d->api, "POST", path, body, NULL,
-                                 on_exec_created, t)
+    t->exec_rq = body ? api_send(&t->d->api, "POST", path, body, API_QUICK,
+                                 NULL, on_exec_created, t)
                       : NULL;
     free(body);
     if (!t->exec_rq) {
@@ -520,6 +551,11 @@ static void on_killed(struct api_request *rq, void *arg)
     (void)arg;
 }
 
+const char *warm_id(const struct dtask *t)
+{
+    return t->slot && t->slot->id[0] ? t->slot->id : NULL;
+}
+
 void warm_cancel(struct dtask *t)
 {
     struct warm *w = t->slot;
@@ -532,30 +568,21 @@ void warm_cancel(struct dtask *t)
         return;
     }
     snprintf(path, sizeof(path), "/containers/%s/kill", w->id);
-    api_send(&t->d->api, "POST", path, NULL, NULL, on_killed, t->d);
+    api_send(&t->d->api, "POST", path, NULL, API_QUICK, NULL, on_killed, t->d);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The end                                                                   */
 
-static void on_warm_removed(struct api_request *rq, void *arg)
-{
-    struct docker *d = arg;
-
-    if (api_result(rq) == CURLE_ABORTED_BY_CALLBACK) {
-        return;
-    }
-    if (d->stopping > 0 && --d->stopping == 0) {
-        minion_instance_stopped(d->inst);
-    }
-}
-
 int warm_stop(struct docker *d)
 {
     char path[160];
 
-    if (!d || !d->warm) {
-        return 0;
+    d->stop_called = 1;
+    /* Removals of dead warm containers still out are waited for too. */
+    d->stopping += d->removals;
+    if (!d->warm) {
+        return d->stopping > 0;
     }
     for (unsigned i = 0; i < d->n_warm; i++) {
         struct warm *w = &d->warm[i];
@@ -563,7 +590,8 @@ int warm_stop(struct docker *d)
             continue;
         }
         snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", w->id);
-        if (api_send(&d->api, "DELETE", path, NULL, NULL, on_warm_removed, d)) {
+        if (api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
+                     on_final_removal, d)) {
             d->stopping++;
         }
         w->id[0] = '\0';

@@ -40,6 +40,18 @@ start_fails "no image" MINION_DOCKER_IMAGE MINION_DOCKER_IMAGE=
 [ "$(d_count "minionize.minion=$D_TAG-st")" -eq 0 ] ||
     t_fail "containers created: $(d_list_all)"
 
+# A setting the daemon refuses only at the first create (more CPUs than
+# the host has): exit 2 too, and no param is charged or dead.
+env MINION_DOCKER_IMAGE=$D_IMAGE MINION_DOCKER_CPUS=512 MINION_MAX_ATTEMPTS=1 \
+    timeout 30 "$MINIONIZE" -c docker sh -c 'echo ran' >out 2>err
+rc=$?
+[ "$rc" -eq 2 ] || { cat err >&2; t_fail "refused create: exit $rc, not 2"; }
+grep -q 'create: docker: .*(HTTP 400)' err ||
+    { cat err >&2; t_fail "refused create: the daemon's reason not said"; }
+grep -q ' dead ' err && { cat err >&2; t_fail "refused create: a param dead"; }
+[ ! -s out ] || t_fail "refused create: a task ran: $(cat out)"
+t_ok "a create the daemon refuses: exit 2, nothing dead"
+
 timeout 60 "$MINIONIZE" -q -c process echo >out 2>err ||
     { cat err >&2; t_fail "the later run failed"; }
 sort -n out | cmp -s params - ||
