@@ -239,6 +239,22 @@ const char *api_body(const struct api_request *rq, size_t *len)
     return rq->body ? rq->body : "";
 }
 
+int api_id(const struct api_request *rq, char *out, size_t cap)
+{
+    cJSON *j = cJSON_Parse(api_body(rq, NULL));
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
+    int rc = -EPROTO;
+
+    out[0] = '\0';
+    if (cJSON_IsString(id) && id->valuestring[0] &&
+        strlen(id->valuestring) < cap) {
+        snprintf(out, cap, "%s", id->valuestring);
+        rc = 0;
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
 int api_unreachable(const struct api_request *rq)
 {
     return rq->result == CURLE_COULDNT_CONNECT ||

@@ -64,6 +64,9 @@ CURLcode api_result(const struct api_request *rq); /* CURLE_OK: see status */
 long api_status(const struct api_request *rq);     /* HTTP status */
 /* The collected body, NUL-terminated. Borrows: until done returns. */
 const char *api_body(const struct api_request *rq, size_t *len);
+/* The "Id" of a reply (create, exec create) into @out. Returns 0, or
+ * -EPROTO when the reply has none that fits. */
+int api_id(const struct api_request *rq, char *out, size_t cap);
 /* One line on why @rq failed: the curl error, or the daemon's message
  * with the status. Borrows: valid until done returns. */
 const char *api_error(struct api_request *rq);

@@ -265,36 +265,55 @@ int add_host_config(struct docker *d, cJSON *root, const char *bind_src)
     return ok ? 0 : -ENOMEM;
 }
 
+int add_words(cJSON *array, char **words)
+{
+    for (char **w = words; w && *w; w++) {
+        cJSON *s = cJSON_CreateString(*w);
+        if (!s || !cJSON_AddItemToArray(array, s)) {
+            cJSON_Delete(s);
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int add_task_env(struct dtask *t, cJSON *root)
+{
+    struct docker *d = t->d;
+    cJSON *env = cJSON_AddArrayToObject(root, "Env");
+    size_t len;
+    const char *param = minion_task_param(t->task, &len);
+    char attempt[16];
+
+    snprintf(attempt, sizeof(attempt), "%u", minion_task_attempt(t->task));
+    /* A param too big for the environment reaches the task as input.txt. */
+    return env &&
+                   (len > ENV_PARAM_MAX ||
+                    add_env(env, "MINION_PARAM", param, len) == 0) &&
+                   add_env(env, "MINION_TASK_ID", minion_task_id(t->task),
+                           strlen(minion_task_id(t->task))) == 0 &&
+                   add_env(env, "MINION_ATTEMPT", attempt, strlen(attempt)) ==
+                       0 &&
+                   add_env(env, "MINION_ID", d->ctx->minion_id,
+                           strlen(d->ctx->minion_id)) == 0
+               ? 0
+               : -ENOMEM;
+}
+
 static char *create_body(struct dtask *t, char **argv)
 {
     struct docker *d = t->d;
     const struct docker_conf *conf = d->conf;
-    size_t len;
-    const char *param = minion_task_param(t->task, &len);
-    char attempt[16];
-    cJSON *root = cJSON_CreateObject(), *env, *labels, *cmd;
+    cJSON *root = cJSON_CreateObject(), *labels, *cmd;
     char *text = NULL;
     int ok = root != NULL;
 
-    snprintf(attempt, sizeof(attempt), "%u", minion_task_attempt(t->task));
     ok = ok && cJSON_AddStringToObject(root, "Image", conf->image);
     if (ok && argv) {
         cmd = cJSON_AddArrayToObject(root, "Cmd");
-        for (char **a = argv; ok && cmd && *a; a++) {
-            cJSON *s = cJSON_CreateString(*a);
-            ok = s && cJSON_AddItemToArray(cmd, s);
-        }
-        ok = ok && cmd;
+        ok = cmd && add_words(cmd, argv) == 0;
     }
-    env = ok ? cJSON_AddArrayToObject(root, "Env") : NULL;
-    ok = env &&
-         (len > ENV_PARAM_MAX ||
-          add_env(env, "MINION_PARAM", param, len) == 0) &&
-         add_env(env, "MINION_TASK_ID", minion_task_id(t->task),
-                 strlen(minion_task_id(t->task))) == 0 &&
-         add_env(env, "MINION_ATTEMPT", attempt, strlen(attempt)) == 0 &&
-         add_env(env, "MINION_ID", d->ctx->minion_id,
-                 strlen(d->ctx->minion_id)) == 0;
+    ok = ok && add_task_env(t, root) == 0;
     labels = ok ? cJSON_AddObjectToObject(root, "Labels") : NULL;
     ok = labels &&
          cJSON_AddStringToObject(labels, "minionize.minion",
@@ -490,6 +509,22 @@ void on_final_removal(struct api_request *rq, void *arg)
     }
 }
 
+struct api_request *remove_request(struct docker *d, const char *id,
+                                   api_done_fn *done, void *arg)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+    return api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL, done, arg);
+}
+
+void remove_at_stop(struct docker *d, const char *id)
+{
+    if (remove_request(d, id, on_final_removal, d)) {
+        d->stopping++;
+    }
+}
+
 static void on_grave_removed(struct api_request *rq, void *arg)
 {
     struct docker *d = arg;
@@ -510,16 +545,13 @@ static void on_grave_removed(struct api_request *rq, void *arg)
 static void on_grave_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct docker *d = arg;
-    char path[160];
 
     (void)fd;
     (void)what;
     if (!d->graves || d->grave_rq) {
         return;
     }
-    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", d->graves->id);
-    d->grave_rq = api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
-                           on_grave_removed, d);
+    d->grave_rq = remove_request(d, d->graves->id, on_grave_removed, d);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -599,16 +631,12 @@ static void on_removed(struct api_request *rq, void *arg)
 
 static void remove_container(struct dtask *t)
 {
-    char path[160];
-
     t->phase = REMOVING;
     if (!t->id[0]) {
         finish(t);
         return;
     }
-    snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
-    t->main_rq = api_send(&t->d->api, "DELETE", path, NULL, API_QUICK, NULL,
-                          on_removed, t);
+    t->main_rq = remove_request(t->d, t->id, on_removed, t);
     if (!t->main_rq) {
         grave_add(t->d, t->id);
         finish(t);
@@ -743,8 +771,7 @@ int task_frame(enum frames_stream stream, const char *buf, size_t len,
     return minion_output_write(minion_task_output(t->task), buf, len);
 }
 
-static int on_logs_data(struct api_request *rq, const char *buf, size_t len,
-                        void *arg)
+int task_stream(struct api_request *rq, const char *buf, size_t len, void *arg)
 {
     struct dtask *t = arg;
 
@@ -808,7 +835,7 @@ static void on_started(struct api_request *rq, void *arg)
     snprintf(path, sizeof(path),
              "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
     t->logs_rq =
-        api_send(&t->d->api, "GET", path, NULL, 0, on_logs_data, on_logs, t);
+        api_send(&t->d->api, "GET", path, NULL, 0, task_stream, on_logs, t);
     t->logs_done = t->logs_rq == NULL;
     snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
     t->main_rq =
@@ -828,8 +855,6 @@ static void on_started(struct api_request *rq, void *arg)
 static void on_created(struct api_request *rq, void *arg)
 {
     struct dtask *t = arg;
-    cJSON *j;
-    const cJSON *id;
 
     t->main_rq = NULL;
     if (api_result(rq) != CURLE_OK || api_status(rq) != 201) {
@@ -837,13 +862,7 @@ static void on_created(struct api_request *rq, void *arg)
         finish(t);
         return;
     }
-    j = cJSON_Parse(api_body(rq, NULL));
-    id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(t->id)) {
-        snprintf(t->id, sizeof(t->id), "%s", id->valuestring);
-    }
-    cJSON_Delete(j);
-    if (!t->id[0]) {
+    if (api_id(rq, t->id, sizeof(t->id)) < 0) {
         fail_with(t, MINION_RETRY, "docker: create: no container id");
         finish(t);
         return;
@@ -967,15 +986,20 @@ static void on_killed(struct api_request *rq, void *arg)
     (void)arg;
 }
 
+void kill_container(struct docker *d, const char *id)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "/containers/%s/kill", id);
+    api_send(&d->api, "POST", path, NULL, API_QUICK, NULL, on_killed, d);
+}
+
 static void kill_now(struct dtask *t)
 {
     const char *id = t->slot ? warm_id(t) : t->id;
-    char path[160];
 
     if (t->phase == RUNNING && id && id[0]) {
-        snprintf(path, sizeof(path), "/containers/%s/kill", id);
-        api_send(&t->d->api, "POST", path, NULL, API_QUICK, NULL, on_killed,
-                 t->d);
+        kill_container(t->d, id);
     } else if (t->main_rq && !t->slot) {
         api_cancel(t->main_rq); /* its done callback goes on from there */
     } else if (t->exec_rq && t->phase != RUNNING) {
@@ -1331,14 +1355,9 @@ static int docker_start(struct minion_instance *inst, struct event_base *base)
 static int docker_stop(struct minion_instance *inst)
 {
     struct docker *d = minion_instance_data(inst);
-    char path[160];
 
     for (struct grave *g = d->graves; g; g = g->next) {
-        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", g->id);
-        if (api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
-                     on_final_removal, d)) {
-            d->stopping++;
-        }
+        remove_at_stop(d, g->id);
     }
     return warm_stop(d);
 }

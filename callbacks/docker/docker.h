@@ -109,6 +109,20 @@ void fail_request(struct dtask *t, struct api_request *rq, const char *what);
 /* The create body's HostConfig, Env and Labels parts. Returns 0 or -ENOMEM. */
 int add_env(cJSON *env, const char *name, const char *value, size_t len);
 int add_host_config(struct docker *d, cJSON *root, const char *bind_src);
+/* Append @words (NULL-ended; NULL: none) to @array. Returns 0 or -ENOMEM. */
+int add_words(cJSON *array, char **words);
+/* The task's environment: MINION_PARAM (when it fits), MINION_TASK_ID,
+ * MINION_ATTEMPT, MINION_ID, as @root's "Env". Returns 0 or -ENOMEM. */
+int add_task_env(struct dtask *t, cJSON *root);
+/* A multiplexed output stream of @arg, a task (logs, exec start). */
+int task_stream(struct api_request *rq, const char *buf, size_t len, void *arg);
+/* DELETE a container (forced, with its volumes). Returns the request. */
+struct api_request *remove_request(struct docker *d, const char *id,
+                                   api_done_fn *done, void *arg);
+/* Remove @id as one of the removals stop() waits for. */
+void remove_at_stop(struct docker *d, const char *id);
+/* SIGKILL a container; the reply does not matter (its wait tells). */
+void kill_container(struct docker *d, const char *id);
 /* A frame of the task's output: stdout to its output, stderr to stderr. */
 int task_frame(enum frames_stream stream, const char *buf, size_t len,
                void *arg);

@@ -108,17 +108,14 @@ static void on_dead_removed(struct api_request *rq, void *arg)
 static void warm_forget(struct warm *w)
 {
     struct removal *r;
-    char path[160];
 
     if (w->id[0]) {
         r = malloc(sizeof(*r));
-        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", w->id);
         if (r) {
             r->d = w->d;
             snprintf(r->id, sizeof(r->id), "%s", w->id);
         }
-        if (!r || !api_send(&w->d->api, "DELETE", path, NULL, API_QUICK, NULL,
-                            on_dead_removed, r)) {
+        if (!r || !remove_request(w->d, w->id, on_dead_removed, r)) {
             free(r);
             grave_add(w->d, w->id);
         } else {
@@ -183,21 +180,13 @@ static void on_warm_started(struct api_request *rq, void *arg)
 static void on_warm_created(struct api_request *rq, void *arg)
 {
     struct warm *w = arg;
-    const cJSON *id;
     char path[160];
-    cJSON *j;
 
     if (api_result(rq) != CURLE_OK || api_status(rq) != 201) {
         slot_failed(w, rq, "creating a warm container");
         return;
     }
-    j = cJSON_Parse(api_body(rq, NULL));
-    id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(w->id)) {
-        snprintf(w->id, sizeof(w->id), "%s", id->valuestring);
-    }
-    cJSON_Delete(j);
-    if (!w->id[0]) {
+    if (api_id(rq, w->id, sizeof(w->id)) < 0) {
         slot_failed(w, rq, "creating a warm container: no id");
         return;
     }
@@ -342,15 +331,6 @@ static void on_exec_inspected(struct api_request *rq, void *arg)
     release(t);
 }
 
-static int on_exec_data(struct api_request *rq, const char *buf, size_t len,
-                        void *arg)
-{
-    struct dtask *t = arg;
-
-    (void)rq;
-    return frames_feed(&t->frames, buf, len, task_frame, t);
-}
-
 static void on_exec_ended(struct api_request *rq, void *arg)
 {
     struct dtask *t = arg;
@@ -391,9 +371,7 @@ static void on_exec_created(struct api_request *rq, void *arg)
 {
     struct dtask *t = arg;
     struct warm *w = t->slot;
-    const cJSON *id;
     char path[160];
-    cJSON *j;
 
     t->exec_rq = NULL;
     if (api_result(rq) == CURLE_OK &&
@@ -415,16 +393,12 @@ static void on_exec_created(struct api_request *rq, void *arg)
         release(t);
         return;
     }
-    j = cJSON_Parse(api_body(rq, NULL));
-    id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id) && strlen(id->valuestring) < sizeof(t->exec_id)) {
-        snprintf(t->exec_id, sizeof(t->exec_id), "%s", id->valuestring);
+    if (api_id(rq, t->exec_id, sizeof(t->exec_id)) < 0) {
+        fail_with(t, MINION_RETRY, "exec: no id");
+        release(t);
+        return;
     }
-    cJSON_Delete(j);
-    if (!t->exec_id[0] || t->cancelled) {
-        if (!t->exec_id[0]) {
-            fail_with(t, MINION_RETRY, "exec: no id");
-        }
+    if (t->cancelled) {
         release(t);
         return;
     }
@@ -433,7 +407,7 @@ static void on_exec_created(struct api_request *rq, void *arg)
     snprintf(path, sizeof(path), "/exec/%s/start", t->exec_id);
     t->exec_rq =
         api_send(&t->d->api, "POST", path, "{\"Detach\":false,\"Tty\":false}",
-                 0, on_exec_data, on_exec_ended, t);
+                 0, task_stream, on_exec_ended, t);
     if (!t->exec_rq) {
         fail_with(t, MINION_DEFER, "out of memory");
         release(t);
@@ -444,14 +418,10 @@ static char *exec_body(struct dtask *t)
 {
     struct docker *d = t->d;
     char **argv = t->argv ? t->argv : d->image_cmd;
-    char **entry = d->image_entry;
-    size_t len;
-    const char *param = minion_task_param(t->task, &len);
-    cJSON *root = cJSON_CreateObject(), *cmd, *env;
-    char attempt[16], *text = NULL;
+    cJSON *root = cJSON_CreateObject(), *cmd;
+    char *text = NULL;
     int ok;
 
-    snprintf(attempt, sizeof(attempt), "%u", minion_task_attempt(t->task));
     ok = root && cJSON_AddBoolToObject(root, "AttachStdout", 1) &&
          cJSON_AddBoolToObject(root, "AttachStderr", 1) &&
          cJSON_AddBoolToObject(root, "AttachStdin", 0) &&
@@ -460,23 +430,8 @@ static char *exec_body(struct dtask *t)
     ok = cmd != NULL;
     /* What a container of the image would run: its entrypoint, then
      * PROGRAM ARGS... or its own Cmd. */
-    for (char **a = entry; ok && a && *a; a++) {
-        cJSON *s = cJSON_CreateString(*a);
-        ok = s && cJSON_AddItemToArray(cmd, s);
-    }
-    for (char **a = argv; ok && a && *a; a++) {
-        cJSON *s = cJSON_CreateString(*a);
-        ok = s && cJSON_AddItemToArray(cmd, s);
-    }
-    env = ok ? cJSON_AddArrayToObject(root, "Env") : NULL;
-    ok = env &&
-         (len > ENV_PARAM_MAX ||
-          add_env(env, "MINION_PARAM", param, len) == 0) &&
-         add_env(env, "MINION_TASK_ID", minion_task_id(t->task),
-                 strlen(minion_task_id(t->task))) == 0 &&
-         add_env(env, "MINION_ATTEMPT", attempt, strlen(attempt)) == 0 &&
-         add_env(env, "MINION_ID", d->ctx->minion_id,
-                 strlen(d->ctx->minion_id)) == 0;
+    ok = ok && add_words(cmd, d->image_entry) == 0 && add_words(cmd, argv) == 0;
+    ok = ok && add_task_env(t, root) == 0;
     if (ok && t->io_path) {
         ok = cJSON_AddStringToObject(root, "WorkingDir", "/data") != NULL;
     }
@@ -545,12 +500,6 @@ void warm_run(struct dtask *t)
     }
 }
 
-static void on_killed(struct api_request *rq, void *arg)
-{
-    (void)rq;
-    (void)arg;
-}
-
 const char *warm_id(const struct dtask *t)
 {
     return t->slot && t->slot->id[0] ? t->slot->id : NULL;
@@ -559,16 +508,13 @@ const char *warm_id(const struct dtask *t)
 void warm_cancel(struct dtask *t)
 {
     struct warm *w = t->slot;
-    char path[160];
 
     /* An exec cannot be stopped alone: its container is killed, which ends
      * the exec's stream, and replaced for the next task. Before the exec
      * runs, the step in progress sees t->cancelled. */
-    if (t->phase != RUNNING || !w->id[0]) {
-        return;
+    if (t->phase == RUNNING && w->id[0]) {
+        kill_container(t->d, w->id);
     }
-    snprintf(path, sizeof(path), "/containers/%s/kill", w->id);
-    api_send(&t->d->api, "POST", path, NULL, API_QUICK, NULL, on_killed, t->d);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -576,8 +522,6 @@ void warm_cancel(struct dtask *t)
 
 int warm_stop(struct docker *d)
 {
-    char path[160];
-
     d->stop_called = 1;
     /* Removals of dead warm containers still out are waited for too. */
     d->stopping += d->removals;
@@ -589,11 +533,7 @@ int warm_stop(struct docker *d)
         if (!w->id[0]) {
             continue;
         }
-        snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", w->id);
-        if (api_send(&d->api, "DELETE", path, NULL, API_QUICK, NULL,
-                     on_final_removal, d)) {
-            d->stopping++;
-        }
+        remove_at_stop(d, w->id);
         w->id[0] = '\0';
         w->state = WARM_NONE;
     }
