@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "grow.h"
 #include "task.h"
 
 /* A line longer than this is passed on in pieces of this size, each ended
@@ -124,26 +125,6 @@ void task_reset(struct minion_task *t)
     t->data = NULL;
 }
 
-static int grow(char **buf, size_t *cap, size_t need)
-{
-    size_t c = *cap ? *cap : 256;
-    char *b;
-
-    if (need <= *cap) {
-        return 0;
-    }
-    while (c < need) {
-        c *= 2;
-    }
-    b = realloc(*buf, c);
-    if (!b) {
-        return -ENOMEM;
-    }
-    *buf = b;
-    *cap = c;
-    return 0;
-}
-
 static int keep_tail(struct minion_output *o, const char *buf, size_t len)
 {
     if (o->limit == 0) {
@@ -160,7 +141,7 @@ static int keep_tail(struct minion_output *o, const char *buf, size_t len)
         memmove(o->tail, o->tail + o->tail_len - keep, keep);
         o->tail_len = keep;
     }
-    if (grow(&o->tail, &o->tail_cap, o->tail_len + len) < 0) {
+    if (grow(&o->tail, &o->tail_cap, o->tail_len + len, 1, 256) < 0) {
         return -ENOMEM;
     }
     memcpy(o->tail + o->tail_len, buf, len);
@@ -201,7 +182,7 @@ int task_output_write(struct minion_output *o, const void *buf, size_t len)
         return 0;
     }
     if (keep_tail(o, buf, len) < 0 ||
-        grow(&o->echo, &o->echo_cap, o->echo_len + len) < 0) {
+        grow(&o->echo, &o->echo_cap, o->echo_len + len, 1, 256) < 0) {
         return -ENOMEM;
     }
     memcpy(o->echo + o->echo_len, buf, len);
@@ -248,7 +229,7 @@ void task_flush_output(struct minion_task *t)
         return;
     }
     if (o->echo[o->echo_len - 1] != '\n' &&
-        grow(&o->echo, &o->echo_cap, o->echo_len + 1) == 0) {
+        grow(&o->echo, &o->echo_cap, o->echo_len + 1, 1, 256) == 0) {
         o->echo[o->echo_len++] = '\n';
     }
     task_write_stdout(o->echo, o->echo_len);

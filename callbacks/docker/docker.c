@@ -36,6 +36,7 @@
 
 #include "argv.h"
 #include "dlist.h"
+#include "grow.h"
 #include "docker.h"
 
 /* Daemon failures (5xx) before a run are held, uncharged, for this long
@@ -141,26 +142,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 static void rmtree(const char *path)
 {
     nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int grow(char **buf, size_t *cap, size_t need)
-{
-    size_t n = *cap ? *cap : 4096;
-    char *p;
-
-    if (need <= *cap) {
-        return 0;
-    }
-    while (n < need) {
-        n *= 2;
-    }
-    p = realloc(*buf, n);
-    if (!p) {
-        return -ENOMEM;
-    }
-    *buf = p;
-    *cap = n;
-    return 0;
 }
 
 /* stderr in whole lines, each one write(2): never mixed with another
@@ -761,7 +742,7 @@ int task_frame(enum frames_stream stream, const char *buf, size_t len,
         if (len == 0) {
             return 0;
         }
-        if (grow(&t->out, &t->out_cap, t->out_len + len) < 0) {
+        if (grow(&t->out, &t->out_cap, t->out_len + len, 1, 4096) < 0) {
             return -ENOMEM;
         }
         memcpy(t->out + t->out_len, buf, len);

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "dlist.h"
+#include "grow.h"
 #include "engine.h"
 
 /* Ids per XACK and per take script: bounds the size of one command. */
@@ -49,33 +50,13 @@ static void poke(struct redis_engine *r)
     }
 }
 
-static int grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-    size_t n = *cap ? *cap : 16;
-    void *p;
-
-    if (need <= *cap) {
-        return 0;
-    }
-    while (n < need) {
-        n *= 2;
-    }
-    p = realloc(*buf, n * size);
-    if (!p) {
-        return -ENOMEM;
-    }
-    *buf = p;
-    *cap = n;
-    return 0;
-}
-
 void writer_push(struct redis_engine *r, char *buf, int len,
                  enum write_kind kind)
 {
     struct writer *w = &r->w;
 
     if (len < 0 || !buf ||
-        grow((void **)&w->q, &w->capq, w->nq + 1, sizeof(*w->q)) < 0) {
+        grow(&w->q, &w->capq, w->nq + 1, sizeof(*w->q), 16) < 0) {
         redisFreeCommand(buf);
         minion_log(r->inst, MINION_LOG_ERROR,
                    "out of memory queueing a write to Redis");
@@ -92,7 +73,7 @@ void writer_push(struct redis_engine *r, char *buf, int len,
 static int add_id(struct redis_engine *r, char **ids, size_t *n, size_t *cap,
                   const char *id)
 {
-    if (grow((void **)ids, cap, *n + 1, RID_MAX) < 0) {
+    if (grow(ids, cap, *n + 1, RID_MAX, 16) < 0) {
         return -ENOMEM;
     }
     snprintf(*ids + *n * RID_MAX, RID_MAX, "%s", id);
@@ -255,8 +236,7 @@ static void batch_end(struct redis_engine *r, struct write_batch *b)
     for (size_t i = 0; i < b->n; i++) {
         again += !b->cmds[i].done;
     }
-    if (again &&
-        grow((void **)&w->q, &w->capq, w->nq + again, sizeof(*w->q)) < 0) {
+    if (again && grow(&w->q, &w->capq, w->nq + again, sizeof(*w->q), 16) < 0) {
         minion_log(r->inst, MINION_LOG_ERROR,
                    "out of memory: %zu writes to Redis are lost", again);
         again = 0;
