@@ -29,11 +29,6 @@ static int run_process(struct minion_context *ctx, char **argv,
                        const char *const *settings, const char **params,
                        size_t n)
 {
-    struct event_base *base = event_base_new();
-    struct minion_instance *engine, *callback, *reporter;
-    int rc;
-
-    assert_non_null(base);
     ctx->argv = argv;
     for (ctx->argc = 0; argv[ctx->argc]; ctx->argc++) {
     }
@@ -42,16 +37,7 @@ static int run_process(struct minion_context *ctx, char **argv,
         harness_w.params[i] = params[i];
     }
     harness_w.n_params = n;
-    reporter = harness_up(&harness_reporter, NULL, ctx, base);
-    callback = harness_up(&minion_plugin_process, settings, ctx, base);
-    engine = harness_up(&harness_engine, NULL, ctx, base);
-    rc = harness_run(base, ctx, engine, callback, &reporter, 1, LIMIT_S);
-    harness_free(engine);
-    harness_free(callback);
-    harness_free(reporter);
-    event_base_free(base);
-    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
-    return rc;
+    return harness_minion(&minion_plugin_process, settings, ctx, LIMIT_S);
 }
 
 /* What the engine was told of @param at @attempt. */

@@ -67,21 +67,7 @@ static int teardown(void **state)
 static int run_minion(const char *const *settings,
                       const struct minion_context *ctx)
 {
-    struct event_base *base = event_base_new();
-    struct minion_instance *engine, *callback, *reporter;
-    int rc;
-
-    assert_non_null(base);
-    reporter = harness_up(&harness_reporter, NULL, ctx, base);
-    callback = harness_up(&harness_callback, NULL, ctx, base);
-    engine = harness_up(&minion_plugin_file, settings, ctx, base);
-    rc = harness_run(base, ctx, engine, callback, &reporter, 1, LIMIT_S);
-    harness_free(engine);
-    harness_free(callback);
-    harness_free(reporter);
-    event_base_free(base);
-    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
-    return rc;
+    return harness_minion(&minion_plugin_file, settings, ctx, LIMIT_S);
 }
 
 /* The verdict the engine got for @param at @attempt. */
@@ -97,18 +83,6 @@ static int verdict_of(const char *param, unsigned attempt)
     case MINION_STATUS_DEAD: return MINION_VERDICT_DEAD;
     default: return MINION_VERDICT_RELEASE;
     }
-}
-
-/* @param ran with task id @id at @attempt. */
-static void assert_ran(const char *param, const char *id, unsigned attempt)
-{
-    const struct harness_seen *s =
-        harness_find(harness_w.ran, harness_w.n_ran, param, attempt);
-
-    if (!s) {
-        fail_msg("'%s' did not run at attempt %u", param, attempt);
-    }
-    assert_string_equal(s->id, id);
 }
 
 /* Without a state directory: every line once, blank ones skipped, a last
@@ -128,11 +102,11 @@ static void plain_file_settles_every_verdict(void **state)
     assert_int_equal(run_minion(settings, &ctx), 4); /* drained, dead */
 
     assert_int_equal(harness_w.n_ran, 5);
-    assert_ran("ok a", "1", 1);
-    assert_ran("fail b", "2", 1);
-    assert_ran("fail b", "2", 2);
-    assert_ran("reject c", "3", 1);
-    assert_ran("ok d", "5", 1);
+    harness_assert_ran("ok a", "1", 1);
+    harness_assert_ran("fail b", "2", 1);
+    harness_assert_ran("fail b", "2", 2);
+    harness_assert_ran("reject c", "3", 1);
+    harness_assert_ran("ok d", "5", 1);
     assert_true(harness_w.max_running <= 2);
 
     assert_int_equal(harness_w.n_reports, 5);
@@ -155,8 +129,8 @@ static void shard_keeps_its_lines(void **state)
     harness_reset();
     assert_int_equal(run_minion(settings, &ctx), 0);
     assert_int_equal(harness_w.n_ran, 2);
-    assert_ran("p2", "2", 1);
-    assert_ran("p5", "5", 1);
+    harness_assert_ran("p2", "2", 1);
+    harness_assert_ran("p5", "5", 1);
 }
 
 /* Bad settings are refused by init() or start(), with the reason. */
@@ -209,8 +183,8 @@ static void state_acked_lines_are_not_delivered_again(void **state)
     harness_reset();
     assert_int_equal(run_minion(settings, &ctx), 0);
     assert_int_equal(harness_w.n_ran, 2);
-    assert_ran("ok 1", "1", 1);
-    assert_ran("ok 2", "2", 1);
+    harness_assert_ran("ok 1", "1", 1);
+    harness_assert_ran("ok 2", "2", 1);
 
     ctx.minion_id = "second";
     ctx.max_tasks = 0;
@@ -218,9 +192,9 @@ static void state_acked_lines_are_not_delivered_again(void **state)
     harness_reset();
     assert_int_equal(run_minion(settings, &ctx), 0);
     assert_int_equal(harness_w.n_ran, 3);
-    assert_ran("ok 3", "3", 1);
-    assert_ran("ok 4", "4", 1);
-    assert_ran("ok 5", "5", 1);
+    harness_assert_ran("ok 3", "3", 1);
+    harness_assert_ran("ok 4", "4", 1);
+    harness_assert_ran("ok 5", "5", 1);
 
     ctx.minion_id = "third";
     harness_reset();
@@ -247,10 +221,10 @@ static void state_dead_lines_get_letters(void **state)
     harness_reset();
     assert_int_equal(run_minion(settings, &ctx), 4);
     assert_int_equal(harness_w.n_ran, 4);
-    assert_ran("fail x", "1", 1);
-    assert_ran("fail x", "1", 2);
-    assert_ran("reject y", "2", 1);
-    assert_ran("ok z", "3", 1);
+    harness_assert_ran("fail x", "1", 1);
+    harness_assert_ran("fail x", "1", 2);
+    harness_assert_ran("reject y", "2", 1);
+    harness_assert_ran("ok z", "3", 1);
     assert_int_equal(verdict_of("fail x", 1), MINION_VERDICT_RETRY);
     assert_int_equal(verdict_of("fail x", 2), MINION_VERDICT_DEAD);
     assert_int_equal(verdict_of("reject y", 1), MINION_VERDICT_DEAD);
@@ -312,7 +286,7 @@ static void state_released_line_waits_for_the_restart(void **state)
     /* Stopped with a task cut short: 1. */
     assert_int_equal(run_minion(settings, &ctx), 1);
     assert_int_equal(harness_w.n_ran, 1);
-    assert_ran("stop s", "1", 1);
+    harness_assert_ran("stop s", "1", 1);
     assert_int_equal(harness_w.cancels, 1);
     assert_int_equal(harness_w.n_reports, 1);
     assert_int_equal(harness_w.reports[0].status, MINION_STATUS_RELEASED);
@@ -325,7 +299,7 @@ static void state_released_line_waits_for_the_restart(void **state)
     assert_string_equal(s->param, "stop s");
     assert_string_equal(s->id, "1");
     assert_int_equal(s->attempt, 1);
-    assert_ran("ok t", "2", 1);
+    harness_assert_ran("ok t", "2", 1);
 }
 
 int main(void)

@@ -303,33 +303,8 @@ static int run_minion(const char *stream, const char *extra,
 {
     char stream_set[128];
     const char *settings[] = {srv.url, stream_set, extra, NULL};
-    struct event_base *base = event_base_new();
-    struct minion_instance *engine, *callback, *reporter;
-    int rc;
-
-    assert_non_null(base);
     snprintf(stream_set, sizeof(stream_set), "REDIS_STREAM=%s", stream);
-    reporter = harness_up(&harness_reporter, NULL, ctx, base);
-    callback = harness_up(&harness_callback, NULL, ctx, base);
-    engine = harness_up(&minion_plugin_redis, settings, ctx, base);
-    rc = harness_run(base, ctx, engine, callback, &reporter, 1, LIMIT_S);
-    harness_free(engine);
-    harness_free(callback);
-    harness_free(reporter);
-    event_base_free(base);
-    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
-    return rc;
-}
-
-static void assert_ran(const char *param, const char *id, unsigned attempt)
-{
-    const struct harness_seen *s =
-        harness_find(harness_w.ran, harness_w.n_ran, param, attempt);
-
-    if (!s) {
-        fail_msg("'%s' did not run at attempt %u", param, attempt);
-    }
-    assert_string_equal(s->id, id);
+    return harness_minion(&minion_plugin_redis, settings, ctx, LIMIT_S);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -360,10 +335,10 @@ static void entries_are_delivered_and_acked(void **state)
     assert_int_equal(run_minion("s1", NULL, &ctx), 0);
 
     assert_int_equal(harness_w.n_ran, 4);
-    assert_ran("ok 1", ids[0], 1);
-    assert_ran("ok 2", ids[1], 1);
-    assert_ran("ok 3", ids[2], 1);
-    assert_ran("{\"x\":\"1\",\"y\":\"two\"}", obj_id, 1);
+    harness_assert_ran("ok 1", ids[0], 1);
+    harness_assert_ran("ok 2", ids[1], 1);
+    harness_assert_ran("ok 3", ids[2], 1);
+    harness_assert_ran("{\"x\":\"1\",\"y\":\"two\"}", obj_id, 1);
     assert_true(harness_w.max_running <= 2);
     assert_int_equal(harness_w.n_reports, 4);
     for (size_t i = 0; i < harness_w.n_reports; i++) {
@@ -401,9 +376,9 @@ static void failures_are_retried_then_dead_lettered(void **state)
     assert_int_equal(run_minion("s2", NULL, &ctx), 4); /* a dead param */
 
     assert_int_equal(harness_w.n_ran, 3);
-    assert_ran("fail a", fail_id, 1);
-    assert_ran("fail a", fail_id, 2);
-    assert_ran("reject b", reject_id, 1);
+    harness_assert_ran("fail a", fail_id, 1);
+    harness_assert_ran("fail a", fail_id, 2);
+    harness_assert_ran("reject b", reject_id, 1);
     assert_int_equal(pending("s2"), 0);
 
     r = command("XRANGE s2:dead - +");
@@ -448,7 +423,7 @@ static void released_entry_stays_pending(void **state)
     ctx.exit_when_empty = 1;
     assert_int_equal(run_minion("s3", NULL, &ctx), 1); /* cut short */
     assert_int_equal(harness_w.n_ran, 1);
-    assert_ran("stop c", id, 1);
+    harness_assert_ran("stop c", id, 1);
     assert_int_equal(harness_w.cancels, 1);
     assert_int_equal(harness_w.n_reports, 1);
     assert_int_equal(harness_w.reports[0].status, MINION_STATUS_RELEASED);
@@ -467,7 +442,7 @@ static void released_entry_stays_pending(void **state)
     harness_w.stop_ok = 1;
     assert_int_equal(run_minion("s3", NULL, &ctx), 0);
     assert_int_equal(harness_w.n_ran, 1);
-    assert_ran("stop c", id, 2);
+    harness_assert_ran("stop c", id, 2);
     assert_int_equal(pending("s3"), 0);
 }
 

@@ -205,6 +205,30 @@ struct minion_instance *harness_up(const struct minion_plugin *p,
     return inst;
 }
 
+int harness_minion(const struct minion_plugin *real,
+                   const char *const *settings,
+                   const struct minion_context *ctx, double limit_s)
+{
+    struct event_base *base = event_base_new();
+    int engine_is_real = real->kind == MINION_KIND_ENGINE;
+    struct minion_instance *engine, *callback, *reporter;
+    int rc;
+
+    assert_non_null(base);
+    reporter = harness_up(&harness_reporter, NULL, ctx, base);
+    callback = harness_up(engine_is_real ? &harness_callback : real,
+                          engine_is_real ? NULL : settings, ctx, base);
+    engine = harness_up(engine_is_real ? real : &harness_engine,
+                        engine_is_real ? settings : NULL, ctx, base);
+    rc = harness_run(base, ctx, engine, callback, &reporter, 1, limit_s);
+    harness_free(engine);
+    harness_free(callback);
+    harness_free(reporter);
+    event_base_free(base);
+    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
+    return rc;
+}
+
 struct harness_world harness_w;
 
 void harness_reset(void)
@@ -454,6 +478,17 @@ const struct harness_seen *harness_find(const struct harness_seen *list,
         }
     }
     return NULL;
+}
+
+void harness_assert_ran(const char *param, const char *id, unsigned attempt)
+{
+    const struct harness_seen *s =
+        harness_find(harness_w.ran, harness_w.n_ran, param, attempt);
+
+    if (!s) {
+        fail_msg("'%s' did not run at attempt %u", param, attempt);
+    }
+    assert_string_equal(s->id, id);
 }
 
 size_t harness_count(const struct harness_seen *list, size_t n,

@@ -77,6 +77,14 @@ int harness_run(struct event_base *base, const struct minion_context *ctx,
                 struct minion_instance **reporters, size_t n_reporters,
                 double limit_s);
 
+/* One whole minion on a base of its own: @real (an engine or a callback,
+ * with @settings) and the scripted plugins in the other places, under
+ * @ctx, for at most @limit_s seconds; running out of time fails the test.
+ * Returns: the minion's exit status. */
+int harness_minion(const struct minion_plugin *real,
+                   const char *const *settings,
+                   const struct minion_context *ctx, double limit_s);
+
 /* ------------------------------------------------------------------------ */
 /* Scripted counterparts                                                     */
 
@@ -141,6 +149,10 @@ extern const struct minion_plugin harness_reporter;
 const struct harness_seen *harness_find(const struct harness_seen *list,
                                         size_t n, const char *param,
                                         unsigned attempt);
+
+/* The scripted callback ran @param with task id @id at @attempt: fails
+ * the test otherwise. */
+void harness_assert_ran(const char *param, const char *id, unsigned attempt);
 
 /* How many records of @list (@n long) have @param. */
 size_t harness_count(const struct harness_seen *list, size_t n,
