@@ -473,34 +473,10 @@ static int load_env_file(struct settings *cfg, const struct cli *cli)
     return 0;
 }
 
-/* The three start-up steps of an instance; a failure is logged here, once,
- * with the instance's error line. */
-static int load_plugin(struct minion_instance *inst, const char *spec,
-                       const char *search_path, struct settings *cfg)
+/* @rc is what a start-up step of @inst returned: a failure is logged here,
+ * once, with the instance's error line. Returns @rc. */
+static int checked(struct minion_instance *inst, int rc)
 {
-    int rc = instance_load(inst, spec, search_path, cfg);
-
-    if (rc < 0) {
-        log_error("%s", instance_error(inst));
-    }
-    return rc;
-}
-
-static int init_plugin(struct minion_instance *inst,
-                       const struct minion_context *ctx)
-{
-    int rc = instance_init(inst, ctx);
-
-    if (rc < 0) {
-        log_error("%s", instance_error(inst));
-    }
-    return rc;
-}
-
-static int start_plugin(struct minion_instance *inst, struct event_base *base)
-{
-    int rc = instance_start(inst, base);
-
     if (rc < 0) {
         log_error("%s", instance_error(inst));
     }
@@ -513,13 +489,13 @@ int main(int argc, char **argv)
     struct minion_context ctx = {0};
     struct settings *cfg = settings_new();
     struct cli cli = {0};
-    struct minion_instance *engine = NULL, *callback = NULL;
-    struct minion_instance **reporters = NULL;
+    /* The engine, the callback, then the reporters. */
+    struct minion_instance **all = NULL;
     struct event_base *base = NULL;
     struct runner *runner = NULL;
     struct utsname uts;
     char *search_path = NULL, *minion_id = NULL;
-    size_t n_reporters = 0;
+    size_t n_reporters = 0, n_all = 0;
     int rc;
 
     stdfds_ensure();
@@ -583,44 +559,34 @@ int main(int argc, char **argv)
     while (cc.reporters[n_reporters]) {
         n_reporters++;
     }
-    engine = instance_new(MINION_KIND_ENGINE);
-    callback = instance_new(MINION_KIND_CALLBACK);
-    reporters = calloc(n_reporters, sizeof(*reporters));
-    for (size_t i = 0; reporters && i < n_reporters; i++) {
-        reporters[i] = instance_new(MINION_KIND_REPORTER);
-        if (!reporters[i]) {
-            break;
-        }
-    }
-    if (!engine || !callback || !reporters ||
-        (n_reporters && !reporters[n_reporters - 1])) {
+    all = calloc(2 + n_reporters, sizeof(*all));
+    if (!all) {
         log_error("out of memory");
         goto out;
     }
-    if (load_plugin(engine, cc.engine, search_path, cfg) < 0 ||
-        load_plugin(callback, cc.callback, search_path, cfg) < 0) {
-        goto out;
-    }
-    for (size_t i = 0; i < n_reporters; i++) {
-        if (load_plugin(reporters[i], cc.reporters[i], search_path, cfg) < 0) {
+    for (n_all = 0; n_all < 2 + n_reporters; n_all++) {
+        all[n_all] = instance_new(n_all == 0   ? MINION_KIND_ENGINE
+                                  : n_all == 1 ? MINION_KIND_CALLBACK
+                                               : MINION_KIND_REPORTER);
+        if (!all[n_all]) {
+            log_error("out of memory");
             goto out;
         }
     }
-    {
-        struct minion_instance *insts[2 + n_reporters];
-
-        insts[0] = engine;
-        insts[1] = callback;
-        memcpy(insts + 2, reporters, n_reporters * sizeof(*reporters));
-        if (check_names(&cli, insts, 2 + n_reporters, search_path)) {
+    for (size_t i = 0; i < n_all; i++) {
+        const char *spec = i == 0   ? cc.engine
+                           : i == 1 ? cc.callback
+                                    : cc.reporters[i - 2];
+        if (checked(all[i], instance_load(all[i], spec, search_path, cfg)) <
+            0) {
             goto out;
         }
     }
-    if (init_plugin(engine, &ctx) < 0 || init_plugin(callback, &ctx) < 0) {
+    if (check_names(&cli, all, n_all, search_path)) {
         goto out;
     }
-    for (size_t i = 0; i < n_reporters; i++) {
-        if (init_plugin(reporters[i], &ctx) < 0) {
+    for (size_t i = 0; i < n_all; i++) {
+        if (checked(all[i], instance_init(all[i], &ctx)) < 0) {
             goto out;
         }
     }
@@ -635,7 +601,7 @@ int main(int argc, char **argv)
         goto out;
     }
     task_set_loop_thread();
-    runner = runner_new(base, &ctx, engine, callback, reporters, n_reporters);
+    runner = runner_new(base, &ctx, all[0], all[1], all + 2, n_reporters);
     if (!runner) {
         log_error("out of memory");
         rc = 1;
@@ -643,26 +609,21 @@ int main(int argc, char **argv)
     }
     runner_set_dead_exit(runner, (int)cc.dead_exit);
     /* The engine starts last: nothing is taken before the rest is ready. */
-    for (size_t i = 0; i < n_reporters; i++) {
-        if (start_plugin(reporters[i], base) < 0) {
+    for (size_t i = n_all; i-- > 0;) {
+        if (checked(all[i], instance_start(all[i], base)) < 0) {
             goto out;
         }
     }
-    if (start_plugin(callback, base) < 0 || start_plugin(engine, base) < 0) {
-        goto out;
-    }
     log_debug("minion %s: engine %s, callback %s, -j%u", ctx.minion_id,
-              engine->plugin->name, callback->plugin->name, ctx.concurrency);
+              all[0]->plugin->name, all[1]->plugin->name, ctx.concurrency);
     rc = runner_run(runner);
 
 out:
     /* The engine goes first so nothing new arrives while the rest goes. */
-    instance_free(engine);
-    instance_free(callback);
-    for (size_t i = 0; reporters && i < n_reporters; i++) {
-        instance_free(reporters[i]);
+    for (size_t i = 0; i < n_all; i++) {
+        instance_free(all[i]);
     }
-    free(reporters);
+    free(all);
     runner_free(runner);
     if (base) {
         event_base_free(base);
