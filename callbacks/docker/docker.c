@@ -65,8 +65,9 @@ static const struct minion_option docker_options[] = {
      "Memory per container (and no swap), e.g. 512M; at least 6M; unset: no "
      "limit."},
     {"MINION_DOCKER_NETWORK", MINION_OPT_STRING, "none", OFF(network), 0,
-     "Network of the task containers: none, bridge, host or a network "
-     "name."},
+     "Network of the task containers: none (one loopback-only namespace "
+     "shared by this minion's containers), isolated (an empty one each), "
+     "bridge, host or a network name."},
     {"MINION_DOCKER_REUSE", MINION_OPT_BOOL, "false", OFF(reuse), 0,
      "One warm container per slot, each task run in it by exec: no "
      "container start per task."},
@@ -107,6 +108,14 @@ void fail_request(struct dtask *t, struct api_request *rq, const char *what)
     long status = api_result(rq) == CURLE_OK ? api_status(rq) : 0;
 
     if (t->phase == CREATING || t->phase == STARTING) {
+        if (t->holder[0] && (status == 404 || status == 409) &&
+            strstr(api_error(rq), t->holder)) {
+            /* The shared namespace's holder is gone: not the param's
+             * trouble, nor a bad setting. */
+            netns_lost(d, t->holder);
+            fail_with(t, MINION_DEFER, "%s: %s", what, api_error(rq));
+            return;
+        }
         if (status == 400 || status == 404) {
             /* The same for every param: the image is gone, a setting or
              * the command does not suit it. No param is charged; the
@@ -216,7 +225,7 @@ int add_host_config(struct docker *d, cJSON *root, const char *bind_src)
     cJSON *host = cJSON_AddObjectToObject(root, "HostConfig"), *binds;
     int ok;
 
-    ok = host && cJSON_AddStringToObject(host, "NetworkMode", conf->network);
+    ok = host && cJSON_AddStringToObject(host, "NetworkMode", network_mode(d));
     if (ok && d->nano_cpus) {
         ok = cJSON_AddNumberToObject(host, "NanoCpus", (double)d->nano_cpus) !=
              NULL;
@@ -306,9 +315,40 @@ static char *create_body(struct dtask *t, char **argv)
     ok = ok && add_host_config(d, root, t->io_path) == 0;
     if (ok) {
         text = cJSON_PrintUnformatted(root);
+        snprintf(t->holder, sizeof(t->holder), "%s", d->netns_id);
     }
     cJSON_Delete(root);
     return text;
+}
+
+cJSON *idle_container(struct docker *d, const char *label, const char *value)
+{
+    cJSON *root = cJSON_CreateObject(), *entry, *cmd, *labels;
+    cJSON *sleep = cJSON_CreateString("sleep");
+    cJSON *idle = cJSON_CreateString(IDLE_SECONDS);
+    int ok;
+
+    ok = root && sleep && idle &&
+         cJSON_AddStringToObject(root, "Image", d->conf->image);
+    entry = ok ? cJSON_AddArrayToObject(root, "Entrypoint") : NULL;
+    cmd = entry ? cJSON_AddArrayToObject(root, "Cmd") : NULL;
+    ok = cmd && cJSON_AddItemToArray(entry, sleep);
+    sleep = ok ? NULL : sleep;
+    ok = ok && cJSON_AddItemToArray(cmd, idle);
+    idle = ok ? NULL : idle;
+    cJSON_Delete(sleep);
+    cJSON_Delete(idle);
+    labels = ok ? cJSON_AddObjectToObject(root, "Labels") : NULL;
+    ok = labels &&
+         cJSON_AddStringToObject(labels, "minionize.minion",
+                                 d->ctx->minion_id) &&
+         cJSON_AddStringToObject(labels, label, value) &&
+         cJSON_AddBoolToObject(root, "Tty", 0);
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1319,12 +1359,16 @@ static int docker_start(struct minion_instance *inst, struct event_base *base)
     if (!ctx->dry_run && (rc = remove_leftovers(d)) < 0) {
         return rc;
     }
+    if (!ctx->dry_run && (rc = netns_start(d)) < 0) {
+        return rc;
+    }
     if (d->conf->reuse && (rc = warm_init(d)) < 0) {
         minion_set_error(inst, "warm containers: %s", strerror(-rc));
         return rc;
     }
     d->grave_ev = evtimer_new(base, on_grave_timer, d);
-    if (!d->grave_ev || api_client_attach(&d->api, base) < 0) {
+    if (!d->grave_ev || api_client_attach(&d->api, base) < 0 ||
+        netns_attach(d, base) < 0) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
@@ -1337,9 +1381,11 @@ static int docker_stop(struct minion_instance *inst)
 {
     struct docker *d = minion_instance_data(inst);
 
+    d->stop_called = 1;
     for (struct grave *g = d->graves; g; g = g->next) {
         remove_at_stop(d, g->id);
     }
+    netns_stop(d);
     return warm_stop(d);
 }
 
@@ -1355,6 +1401,7 @@ static void docker_destroy(struct minion_instance *inst)
     d->destroying = 1;
     api_client_fini(&d->api);
     warm_fini(d);
+    netns_fini(d);
     for (char **w = d->image_cmd; w && *w; w++) {
         free(*w);
     }

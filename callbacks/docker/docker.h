@@ -15,12 +15,16 @@
 #include "frames.h"
 
 struct event;
+struct event_base;
 struct warm;
 
 /* Environment strings over this cannot reach a process (MAX_ARG_STRLEN). */
 #define ENV_PARAM_MAX (128 * 1024 - 64)
 /* A stderr line longer than this is written in pieces. */
 #define ERR_LINE_MAX 4096
+/* The whole command of a container that only holds something (a warm
+ * slot, the shared network namespace): `sleep` this long. */
+#define IDLE_SECONDS "2147483647"
 /* Containers that could not be removed are tried again this often. */
 #define GRAVEYARD_EVERY_S 5
 
@@ -67,7 +71,8 @@ struct dtask {
     struct api_request *exec_rq; /* exec create, start or inspect */
     unsigned inspections;        /* of an exec still running */
     int replaced;                /* its container was replaced once */
-    int exec_done;               /* the exec ended: only its status is read */
+    char holder[80]; /* the network namespace it joined; "" for none */
+    int exec_done;   /* the exec ended: only its status is read */
 };
 
 /* A container to remove once the daemon answers again. */
@@ -97,8 +102,15 @@ struct docker {
     unsigned stopping;  /* removals stop() waits for */
     unsigned removals;  /* removals of dead warm containers, out */
     double first_5xx;   /* when daemon failures before a run began; 0 */
-    int destroying;     /* destroy() runs: tasks end unheard */
-    int stop_called;    /* stop() began: removals count down */
+    /* MINION_DOCKER_NETWORK=none: the shared namespace (netns.c) */
+    char netns_id[80];   /* its holder, "" when there is none */
+    char netns_mode[96]; /* "container:<netns_id>" */
+    char netns_next[80]; /* a replacement being made */
+    struct api_request *netns_rq;
+    struct event *netns_ev; /* trying to make one again */
+    int netns_failed_logged;
+    int destroying;  /* destroy() runs: tasks end unheard */
+    int stop_called; /* stop() began: removals count down */
 };
 
 /* docker.c: shared steps. */
@@ -135,6 +147,25 @@ void on_final_removal(struct api_request *rq, void *arg);
 void clear_dir(const char *path);
 /* Write the param to @dir/input.txt. Returns 0 or a negative errno. */
 int write_input(struct dtask *t, const char *dir);
+
+/* A container of the image whose command is an idle sleep, labelled as
+ * this minion's and @label=@value. Returns: new object, or NULL. */
+cJSON *idle_container(struct docker *d, const char *label, const char *value);
+
+/* netns.c */
+/* Start-up, blocking: make the holder of the shared namespace when
+ * MINION_DOCKER_NETWORK=none (else, or when it cannot be made, each
+ * container gets one of its own). Returns 0 or -ENOMEM. */
+int netns_start(struct docker *d);
+/* Its timer on @base. Returns 0 or -ENOMEM. */
+int netns_attach(struct docker *d, struct event_base *base);
+/* The NetworkMode of a task container now. Borrows: until the next call. */
+const char *network_mode(const struct docker *d);
+/* A task could not join @holder: forget it, make a new one. */
+void netns_lost(struct docker *d, const char *holder);
+/* stop(): remove the holder, wait for one being made. */
+void netns_stop(struct docker *d);
+void netns_fini(struct docker *d);
 
 /* warm.c */
 /* Make the slots (start-up, no I/O). Returns 0 or -ENOMEM. */

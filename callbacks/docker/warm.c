@@ -25,9 +25,6 @@
 
 #include "docker.h"
 
-/* The idle command of a warm container: its entrypoint is replaced, so
- * only `sleep` must be in the image. */
-#define IDLE_SECONDS "2147483647"
 /* An exec whose stream ended but still shows running is asked again. */
 #define INSPECT_EVERY_MS 20
 #define INSPECT_MAX 250
@@ -207,25 +204,17 @@ static void on_warm_created(struct api_request *rq, void *arg)
 static char *warm_body(struct warm *w)
 {
     struct docker *d = w->d;
-    cJSON *root = cJSON_CreateObject(), *entry, *cmd, *env, *labels;
+    cJSON *root, *env;
     char slot[16], *text = NULL;
     int ok;
 
+    /* Its entrypoint is replaced: only `sleep` must be in the image. */
     snprintf(slot, sizeof(slot), "%u", w->index);
-    ok = root && cJSON_AddStringToObject(root, "Image", d->conf->image);
-    entry = ok ? cJSON_AddArrayToObject(root, "Entrypoint") : NULL;
-    cmd = entry ? cJSON_AddArrayToObject(root, "Cmd") : NULL;
-    ok = cmd && cJSON_AddItemToArray(entry, cJSON_CreateString("sleep")) &&
-         cJSON_AddItemToArray(cmd, cJSON_CreateString(IDLE_SECONDS));
-    env = ok ? cJSON_AddArrayToObject(root, "Env") : NULL;
-    ok = env && add_env(env, "MINION_ID", d->ctx->minion_id,
-                        strlen(d->ctx->minion_id)) == 0;
-    labels = ok ? cJSON_AddObjectToObject(root, "Labels") : NULL;
-    ok = labels &&
-         cJSON_AddStringToObject(labels, "minionize.minion",
-                                 d->ctx->minion_id) &&
-         cJSON_AddStringToObject(labels, "minionize.slot", slot) &&
-         cJSON_AddBoolToObject(root, "Tty", 0) &&
+    root = idle_container(d, "minionize.slot", slot);
+    env = root ? cJSON_AddArrayToObject(root, "Env") : NULL;
+    ok = env &&
+         add_env(env, "MINION_ID", d->ctx->minion_id,
+                 strlen(d->ctx->minion_id)) == 0 &&
          add_host_config(d, root, w->io_path) == 0;
     if (ok) {
         text = cJSON_PrintUnformatted(root);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # make bench, docker part: 200 tasks of a `true` container at -j4 through
-# the docker callback, with warm containers (MINION_DOCKER_REUSE=1), and the
-# hand-written way (xargs -P4 -n1 docker run --rm IMAGE true), as ratios;
+# the docker callback (its default network, one namespace shared by the
+# minion's containers, and MINION_DOCKER_NETWORK=isolated, one each as the
+# CLI's --network none), with warm containers (MINION_DOCKER_REUSE=1), and
+# the hand-written way (xargs -P4 -n1 docker run --rm IMAGE true), as ratios;
 # and the minion's RSS while 4 containers run. Targets: fresh containers at
 # least 1.2x the CLI loop, warm ones at least 3x fresh ones. Needs a
 # docker daemon (DOCKER_HOST or /var/run/docker.sock) and Debian's
@@ -39,22 +41,31 @@ fresh() {
     "$MINIONIZE" -q -j4 -c docker -a "$dir/params" \
         --set MINION_DOCKER_IMAGE="$image" true
 }
+isolated() {
+    "$MINIONIZE" -q -j4 -c docker -a "$dir/params" \
+        --set MINION_DOCKER_IMAGE="$image" \
+        --set MINION_DOCKER_NETWORK=isolated true
+}
 warm() {
     "$MINIONIZE" -q -j4 -c docker -a "$dir/params" \
         --set MINION_DOCKER_IMAGE="$image" --set MINION_DOCKER_REUSE=1 true
 }
-t_cli=(); t_fresh=(); t_warm=()
+t_cli=(); t_fresh=(); t_iso=(); t_warm=()
 for ((i = 0; i < 3; i++)); do
     t_cli+=("$(seconds cli)") || exit 1
     t_fresh+=("$(seconds fresh)") || exit 1
+    t_iso+=("$(seconds isolated)") || exit 1
     t_warm+=("$(seconds warm)") || exit 1
 done
 med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[2] }'; }
 tc=$(med "${t_cli[@]}"); tf=$(med "${t_fresh[@]}"); tw=$(med "${t_warm[@]}")
+ti=$(med "${t_iso[@]}")
 echo "xargs -P4 docker run --rm:  $(rate $N "$tc") tasks/s"
 echo "minionize -c docker -j4:    $(rate $N "$tf") tasks/s"
+echo "  with NETWORK=isolated:   $(rate $N "$ti") tasks/s"
 echo "  with MINION_DOCKER_REUSE: $(rate $N "$tw") tasks/s"
 echo "ratio docker callback/CLI:  $(ratio "$tc" "$tf") (target >= 1.2)"
+echo "ratio isolated/CLI:         $(ratio "$tc" "$ti")"
 echo "ratio reuse/fresh:          $(ratio "$tf" "$tw") (target >= 3)"
 
 echo "== docker: the minion's RSS while 4 containers run"

@@ -17,7 +17,7 @@ id="$D_TAG-restart"
 seq 30 >params
 MINION_ID=$id MINION_DOCKER_IMAGE=$D_IMAGE MINION_FILE=params \
     MINION_FILE_STATE=st MINION_MAX_ATTEMPTS=5 REPORTER_JSON_DIRECTORY=rep \
-    "$MINIONIZE" -r json -c docker -j4 sh -c 'sleep 0.5; echo done {}' \
+    "$MINIONIZE" -r json -c docker -j4 sh -c 'sleep 2; echo done {}' \
     >out 2>err &
 pid=$!
 t_track "$pid"
@@ -33,7 +33,8 @@ before=$(oks)
 [ "$before" -lt 30 ] || t_fail "all done before the daemon stopped"
 d_daemon_down
 sleep 2
-kill -0 "$pid" 2>/dev/null || t_fail "the minion ended while the daemon was down"
+kill -0 "$pid" 2>/dev/null ||
+    { tail -n 5 err >&2; t_fail "the minion ended while the daemon was down"; }
 d_daemon_up
 t_ok "daemon stopped after $before ok tasks, started again"
 
@@ -49,6 +50,9 @@ cmp -s params ok ||
 grep -v '	ok$' got | grep -qv '	failed$' &&
     { cat got >&2; t_fail "a run neither ok nor failed"; }
 t_ok "30 params, one ok run each, $(grep -c '	failed$' got) failed runs retried"
+grep -q 'is gone; making a new one' err ||
+    t_fail "the shared network namespace was not made again: $(tail -n 5 err)"
+t_ok "a new network namespace holder after the restart"
 [ -z "$(ls st/journal 2>/dev/null)" ] || t_fail "journals left: $(ls st/journal)"
 left=$(d_count "minionize.minion=$id")
 echo "containers of the minion left after the restart: $left"

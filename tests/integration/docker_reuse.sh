@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # docker with MINION_DOCKER_REUSE=1: the same outputs as a container per
-# task, from at most one container per slot (a container's hostname is its
-# id), with the environment and IO folders as usual; a warm container
+# task, from at most one container per slot (a file in a container's root
+# marks it), with the environment and IO folders as usual; a warm container
 # killed by a timeout is replaced for the next task; none is left at exit.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/docker_lib.sh"
@@ -20,7 +20,9 @@ run() { # run OUT ARGS...: the minion over `in`, stdout to OUT
         -c docker "$@" <in >"$out" 2>"$out.err"
 }
 
-cmd='echo "{} $MINION_ATTEMPT $MINION_ID"; echo "host $(hostname)"'
+# A container's own mark: a file in its root that only it has.
+mark='[ -f /tmp/me ] || cat /proc/sys/kernel/random/uuid >/tmp/me'
+cmd="$mark"'; echo "{} $MINION_ATTEMPT $MINION_ID"; echo "host $(cat /tmp/me)"'
 run fresh -j3 sh -c "$cmd" || { cat fresh.err >&2; t_fail "fresh run"; }
 run warm -j3 --set MINION_DOCKER_REUSE=1 sh -c "$cmd" ||
     { cat warm.err >&2; t_fail "warm run"; }
