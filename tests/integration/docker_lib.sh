@@ -60,11 +60,13 @@ d_start() {
 }
 
 # d_daemon_up: (re)start the private dockerd on its folder; sets D_PID.
+# With D_TCP_PORT set it also listens on that loopback port.
 d_daemon_up() {
     [ -n "$D_DIR" ] || t_fail "d_daemon_up without a private dockerd"
     "$D_DOCKERD" --config-file "$D_DIR/daemon.json" \
         --data-root "$D_DIR/root" --exec-root "$D_DIR/exec" \
         --pidfile "$D_DIR/pid" -H "$DOCKER_HOST" \
+        ${D_TCP_PORT:+-H "tcp://127.0.0.1:$D_TCP_PORT"} \
         --iptables=false --bridge=none >>"$D_DIR/log" 2>&1 &
     D_PID=$!
     t_wait_until 30 d_up_or_dead
