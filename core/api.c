@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "clock.h"
 #include "instance.h"
@@ -173,6 +174,14 @@ void minion_task_set_error(const minion_task *task, const char *fmt, ...)
 void minion_task_set_exit_code(const minion_task *task, int code)
 {
     task->said->exit_code = code;
+}
+
+void minion_task_set_usage(minion_task *t, const struct minion_usage *usage)
+{
+    memset(&t->usage, 0, sizeof(t->usage));
+    memcpy(&t->usage, usage,
+           usage->size < sizeof(t->usage) ? usage->size : sizeof(t->usage));
+    t->usage.size = sizeof(t->usage);
 }
 
 void minion_task_set_data(minion_task *t, void *data)

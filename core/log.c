@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 
 static const char *program = "minionize";
 static int current_level = MINION_LOG_INFO;
@@ -70,6 +71,7 @@ void log_vmsg(int level, const char *label, const char *fmt, va_list ap)
         n = sizeof(line) - 2; /* truncated: keep the newline */
     }
     line[n++] = '\n';
+    progress_hide(); /* the progress line comes back at its next tick */
     const char *p = line;
     while (n > 0) {
         ssize_t w = write(STDERR_FILENO, p, n);

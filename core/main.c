@@ -21,7 +21,9 @@
 #include "known.h"
 #include "settings.h"
 #include "log.h"
+#include "metrics.h"
 #include "options.h"
+#include "progress.h"
 #include "runner.h"
 #include "stdfds.h"
 #include "task.h"
@@ -43,6 +45,7 @@ struct core_conf {
     char *minion_id;
     char *plugin_path;
     char *stats_addr;
+    int progress;
     int log_level;
     char *dry;
     size_t result_bytes;
@@ -80,7 +83,10 @@ static const struct minion_option core_options[] = {
     {"MINION_PLUGIN_PATH", MINION_OPT_STRING, NULL, CORE(plugin_path), 0,
      "Colon list of folders searched first for plugins given by name."},
     {"MINION_STATS_ADDR", MINION_OPT_STRING, NULL, CORE(stats_addr), 0,
-     "HOST:PORT of the /metrics and /stats endpoint (not in this version)."},
+     "HOST:PORT of an HTTP server with GET /metrics (Prometheus) and GET "
+     "/stats (JSON); unset: none. It listens only there."},
+    {"MINION_PROGRESS", MINION_OPT_BOOL, "false", CORE(progress), 0,
+     "A one-line progress on stderr, only to a terminal (--progress)."},
     {"MINION_LOG_LEVEL", MINION_OPT_ENUM, "info", CORE(log_level), 0,
      "error, warn, info or debug; logs go to stderr (-q, -v).",
      "error|warn|info|debug"},
@@ -107,6 +113,7 @@ static void usage(FILE *out)
         "  -j, --concurrency N      tasks in flight (default 1)\n"
         "  -a, --arg-file FILE      read params from FILE (MINION_FILE)\n"
         "      --drain              exit when the queue is empty\n"
+        "      --progress           a progress line on stderr (a terminal)\n"
         "  -n, --dry-run            print what would run, run nothing\n"
         "      --set NAME=VALUE     any setting, as if in the environment\n"
         "      --env-file PATH      read settings from PATH instead of ./.env\n"
@@ -234,6 +241,7 @@ static int help_plugin(const char *name, const char *search_path, int markdown)
 enum {
     OPT_DRAIN = 256,
     OPT_SET,
+    OPT_PROGRESS,
     OPT_ENV_FILE,
     OPT_HELP_PLUGIN,
     OPT_FORMAT,
@@ -247,6 +255,7 @@ static const struct option long_options[] = {
     {"jobs", required_argument, NULL, 'j'},
     {"arg-file", required_argument, NULL, 'a'},
     {"drain", no_argument, NULL, OPT_DRAIN},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
     {"dry-run", no_argument, NULL, 'n'},
     {"set", required_argument, NULL, OPT_SET},
     {"env-file", required_argument, NULL, OPT_ENV_FILE},
@@ -288,6 +297,10 @@ static int parse_cli(int argc, char **argv, struct settings *cfg,
         case 'a': key = "MINION_FILE"; break;
         case OPT_DRAIN:
             key = "MINION_EXIT_WHEN_EMPTY";
+            value = "1";
+            break;
+        case OPT_PROGRESS:
+            key = "MINION_PROGRESS";
             value = "1";
             break;
         case 'n':
@@ -493,6 +506,8 @@ int main(int argc, char **argv)
     struct minion_instance **all = NULL;
     struct event_base *base = NULL;
     struct runner *runner = NULL;
+    struct metrics *metrics = NULL;
+    struct progress *progress = NULL;
     struct utsname uts;
     char *search_path = NULL, *minion_id = NULL;
     size_t n_reporters = 0, n_all = 0;
@@ -520,10 +535,6 @@ int main(int argc, char **argv)
         goto out;
     }
     log_set_level(cc.log_level);
-    if (cc.stats_addr && *cc.stats_addr) {
-        log_warn("MINION_STATS_ADDR is not supported by this version yet; "
-                 "ignored");
-    }
     rc = 2;
     search_path = loader_search_path(cc.plugin_path);
     if (!search_path) {
@@ -608,6 +619,17 @@ int main(int argc, char **argv)
         goto out;
     }
     runner_set_dead_exit(runner, (int)cc.dead_exit);
+    /* Before any param is taken: an address that cannot be used is a
+     * bad setting, exit 2. */
+    if (cc.stats_addr && *cc.stats_addr && !ctx.dry_run) {
+        char why[512];
+        metrics =
+            metrics_new(base, cc.stats_addr, runner, &ctx, why, sizeof(why));
+        if (!metrics) {
+            log_error("%s", why);
+            goto out;
+        }
+    }
     /* The engine starts last: nothing is taken before the rest is ready. */
     for (size_t i = n_all; i-- > 0;) {
         if (checked(all[i], instance_start(all[i], base)) < 0) {
@@ -616,7 +638,12 @@ int main(int argc, char **argv)
     }
     log_debug("minion %s: engine %s, callback %s, -j%u", ctx.minion_id,
               all[0]->plugin->name, all[1]->plugin->name, ctx.concurrency);
+    if (cc.progress) {
+        progress = progress_new(base, runner);
+    }
     rc = runner_run(runner);
+    progress_free(progress);
+    progress = NULL;
 
 out:
     /* The engine goes first so nothing new arrives while the rest goes. */
@@ -624,6 +651,8 @@ out:
         instance_free(all[i]);
     }
     free(all);
+    progress_free(progress);
+    metrics_free(metrics);
     runner_free(runner);
     if (base) {
         event_base_free(base);

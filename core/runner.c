@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -47,7 +49,13 @@ struct runner {
     unsigned in_flight;
     unsigned credit; /* granted to the engine, not yet used */
     long long delivered;
-    unsigned long long generation;
+    unsigned long long generation; /* reports written */
+    char run_uid[40];              /* this run of the minion process */
+    /* When the engine was asked for each param it owes, oldest first: the
+     * "next" step of their timelines. A ring; when full, later asks go
+     * untimed. */
+    double *asked;
+    unsigned asked_cap, asked_head, asked_len;
     struct stats stats;
     unsigned long long n_killed;   /* tasks left unfinished by a stop */
     unsigned long long n_dry_dead; /* dry run: params a minion would reject */
@@ -78,12 +86,60 @@ struct runner {
     const struct timeval *task_timeout;
 };
 
+/* Timelines of up to this many steps are built without an allocation. */
+#define TIMELINE_ON_STACK 6
+
 /* Run the pump soon, after the events already active. When every task
  * settles inside process(), each pump starts the next: the loop's
  * max_dispatch setting (main.c) still polls signals and sockets between. */
 static void schedule(struct runner *r)
 {
     event_active(r->pump, EV_TIMEOUT, 1);
+}
+
+static void asked_push(struct runner *r, double when, unsigned n)
+{
+    while (n-- > 0 && r->asked_len < r->asked_cap) {
+        r->asked[(r->asked_head + r->asked_len++) % r->asked_cap] = when;
+    }
+}
+
+static double asked_pop(struct runner *r)
+{
+    double when;
+
+    if (r->asked_len == 0) {
+        return 0;
+    }
+    when = r->asked[r->asked_head];
+    r->asked_head = (r->asked_head + 1) % r->asked_cap;
+    r->asked_len--;
+    return when;
+}
+
+/* A UUID (version 4, random): the "uid" of every report this process
+ * writes, so that a restart with the same MINION_ID reads as a new run. */
+static void make_run_uid(char *out, size_t cap)
+{
+    unsigned char b[16];
+    ssize_t got = getrandom(b, sizeof(b), GRND_NONBLOCK);
+
+    if (got != (ssize_t)sizeof(b)) {
+        /* No entropy yet (early boot): time and pid still tell runs
+         * apart. */
+        double now = clock_now();
+        unsigned long long x = (unsigned long long)(now * 1e6);
+        unsigned long long y = (unsigned long long)getpid() << 20 ^ x;
+        memcpy(b, &x, 8);
+        memcpy(b + 8, &y, 8);
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, cap,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
 }
 
 static void link_task(struct runner *r, struct minion_task *t)
@@ -247,6 +303,23 @@ void runner_stats(const struct runner *r, struct minion_stats *out)
     stats_fill(&r->stats, r->in_flight, out);
 }
 
+const struct stats *runner_figures(const struct runner *r, unsigned *in_flight)
+{
+    *in_flight = r->in_flight;
+    return &r->stats;
+}
+
+void runner_queue(const struct runner *r, struct minion_queue *out)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    if (r->engine->lp.engine.queue) {
+        r->engine->lp.engine.queue(r->engine, &q);
+    }
+    q.size = out->size;
+    memcpy(out, &q, out->size < sizeof(q) ? out->size : sizeof(q));
+}
+
 static void log_outcome(struct runner *r, const struct minion_task *t,
                         enum minion_status status)
 {
@@ -274,7 +347,8 @@ static void settle(struct runner *r, struct minion_task *t,
                    enum minion_outcome outcome)
 {
     struct minion_report rep;
-    struct minion_action process_action;
+    struct minion_action on_stack[TIMELINE_ON_STACK], *timeline = NULL;
+    size_t n_steps;
     enum minion_verdict verdict;
     enum minion_status status;
 
@@ -313,14 +387,17 @@ static void settle(struct runner *r, struct minion_task *t,
         r->n_waiting--;
     }
 
-    /* The run itself is a step of the timeline. Most tasks have no other,
-     * so it lives on the stack: no allocation per task. */
-    process_action.name = "process";
-    process_action.start = t->start;
-    process_action.end = t->end;
-    if (t->n_actions > 0) {
-        task_add_action(t, "process", t->start, t->end);
+    /* next, setup, process, teardown: on the stack unless the callback
+     * added steps of its own. */
+    if (4 + t->n_actions > TIMELINE_ON_STACK) {
+        timeline = malloc((4 + t->n_actions) * sizeof(*timeline));
     }
+    if (!timeline) {
+        timeline = on_stack;
+    }
+    n_steps = task_timeline(t, timeline,
+                            timeline == on_stack ? TIMELINE_ON_STACK
+                                                 : 4 + t->n_actions);
 
     memset(&rep, 0, sizeof(rep));
     rep.size = sizeof(rep);
@@ -330,15 +407,17 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.param = t->param;
     rep.param_len = t->len;
     rep.attempt = t->attempt;
-    rep.generation = t->generation;
+    rep.generation = ++r->generation;
+    rep.run_uid = r->run_uid;
+    rep.usage = t->usage.size ? &t->usage : NULL;
     rep.status = status;
     rep.exit_code = t->said->exit_code;
     rep.error = outcome == MINION_OK ? NULL : t->said->error;
     rep.output = task_result(t, &rep.output_len);
     rep.start = t->start;
     rep.end = t->end;
-    rep.actions = t->n_actions > 0 ? t->actions : &process_action;
-    rep.n_actions = t->n_actions > 0 ? t->n_actions : 1;
+    rep.actions = timeline;
+    rep.n_actions = n_steps;
 
     r->engine->lp.engine.finish(r->engine, t->handle, verdict, &rep);
     report_all(r, &rep);
@@ -347,6 +426,9 @@ static void settle(struct runner *r, struct minion_task *t,
     }
     unlink_task(r, t);
     task_free(t);
+    if (timeline != on_stack) {
+        free(timeline);
+    }
     if (r->deferred && !(status == MINION_STATUS_RELEASED)) {
         /* A task that ends gives back what the held ones lacked. */
         retry_deferred_soon(r);
@@ -509,7 +591,8 @@ int runner_deliver(struct runner *r, struct minion_instance *inst,
     r->credit--;
     r->delivered++;
     t->runner = r;
-    t->generation = ++r->generation;
+    t->asked = asked_pop(r);
+    t->delivered = clock_now();
     link_task(r, t);
     if (r->ctx->max_tasks > 0 && r->delivered >= r->ctx->max_tasks) {
         schedule(r); /* the pump pauses the engine: nothing more is taken */
@@ -541,6 +624,9 @@ void runner_report(struct runner *r, struct minion_instance *inst,
     if (!rep.generation) {
         rep.generation = ++r->generation;
     }
+    if (!rep.run_uid) {
+        rep.run_uid = r->run_uid;
+    }
     report_all(r, &rep);
 }
 
@@ -556,6 +642,7 @@ void runner_drained(struct runner *r)
 static void pause_engine(struct runner *r)
 {
     r->credit = 0;
+    r->asked_len = 0;
     if (!r->paused && r->engine->lp.engine.pause) {
         r->paused = 1;
         r->engine->lp.engine.pause(r->engine);
@@ -795,6 +882,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
         return;
     }
     r->credit += (unsigned)want;
+    asked_push(r, clock_now(), (unsigned)want);
     r->engine->lp.engine.request(r->engine, (unsigned)want);
 }
 
@@ -813,6 +901,9 @@ runner_new(struct event_base *base, const struct minion_context *ctx,
     r->base = base;
     r->ctx = ctx;
     stats_init(&r->stats);
+    make_run_uid(r->run_uid, sizeof(r->run_uid));
+    r->asked_cap = ctx->concurrency * 2 + 16;
+    r->asked = calloc(r->asked_cap, sizeof(*r->asked));
     r->engine = engine;
     r->callback = callback;
     r->reporters = reporters;
@@ -830,7 +921,7 @@ runner_new(struct event_base *base, const struct minion_context *ctx,
     r->deferred_tail = &r->deferred;
     r->dead_exit = 4;
     if (!r->pump || !r->sig_term || !r->sig_int || !r->sig_hup ||
-        !r->defer_timer) {
+        !r->defer_timer || !r->asked) {
         runner_free(r);
         return NULL;
     }
@@ -874,6 +965,7 @@ void runner_free(struct runner *r)
     if (r->close_limit) {
         event_free(r->close_limit);
     }
+    free(r->asked);
     free(r);
 }
 

@@ -40,6 +40,13 @@ void runner_drained(struct runner *r);
 void runner_set_waiting(struct runner *r, struct minion_task *t, int waiting);
 /* @r may be NULL (not running yet, or any more): all zeros. */
 void runner_stats(const struct runner *r, struct minion_stats *out);
+struct stats;
+/* The minion's counts and durations, and its tasks in flight, for
+ * /metrics and the progress line. Borrows: the stats, while @r lives. */
+const struct stats *runner_figures(const struct runner *r, unsigned *in_flight);
+/* The engine's queue figures as last known (its queue() hook); each is
+ * -1 when it cannot tell, all of them when it has no such hook. */
+void runner_queue(const struct runner *r, struct minion_queue *out);
 void runner_task_done(struct runner *r, struct minion_task *t,
                       enum minion_outcome outcome);
 void runner_on_stopped(struct runner *r, struct minion_instance *inst);

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "grow.h"
+#include "progress.h"
 #include "task.h"
 
 /* A line longer than this is passed on in pieces of this size, each ended
@@ -46,6 +47,7 @@ int task_write_stdout(const char *buf, size_t len)
     if (stdout_closed) {
         return -EPIPE;
     }
+    progress_hide(); /* never mixed with a task's line on a terminal */
     while (len > 0) {
         ssize_t n = write(STDOUT_FILENO, buf, len);
         if (n < 0 && errno == EINTR) {
@@ -120,6 +122,7 @@ void task_reset(struct minion_task *t)
     t->n_actions = 0;
     /* The error stays: if the task never starts, it says why. */
     t->said->exit_code = -1;
+    t->usage.size = 0;
     t->out.tail_len = 0;
     t->out.echo_len = 0;
     t->data = NULL;
@@ -295,4 +298,68 @@ void task_add_action(struct minion_task *t, const char *name, double start,
     t->actions[t->n_actions].start = start;
     t->actions[t->n_actions].end = end;
     t->n_actions++;
+}
+
+static const char *const timeline_steps[4] = {"next", "setup", "process",
+                                              "teardown"};
+
+static int step_index(const char *name)
+{
+    for (int k = 0; k < 4; k++) {
+        if (strcmp(name, timeline_steps[k]) == 0) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+static void put_step(struct minion_action *out, size_t *n, const char *name,
+                     double start, double end)
+{
+    out[*n].name = name;
+    out[*n].start = start;
+    out[*n].end = end;
+    (*n)++;
+}
+
+size_t task_timeline(const struct minion_task *t, struct minion_action *out,
+                     size_t cap)
+{
+    const struct minion_action *own[4] = {NULL, NULL, NULL, NULL};
+    const struct minion_action *run;
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n_actions; i++) {
+        int k = step_index(t->actions[i].name);
+        if (k >= 0 && !own[k]) {
+            own[k] = &t->actions[i];
+        }
+    }
+    run = own[2];
+    if (own[0]) {
+        out[n++] = *own[0];
+    } else if (t->asked > 0 && t->delivered >= t->asked) {
+        put_step(out, &n, "next", t->asked, t->delivered);
+    }
+    if (own[1]) {
+        out[n++] = *own[1];
+    } else if (run && run->start > t->start) {
+        put_step(out, &n, "setup", t->start, run->start);
+    }
+    if (run) {
+        out[n++] = *run;
+    } else {
+        put_step(out, &n, "process", t->start, t->end);
+    }
+    if (own[3]) {
+        out[n++] = *own[3];
+    } else if (run && t->end > run->end) {
+        put_step(out, &n, "teardown", run->end, t->end);
+    }
+    for (size_t i = 0; i < t->n_actions && n < cap; i++) {
+        if (step_index(t->actions[i].name) < 0) {
+            out[n++] = t->actions[i];
+        }
+    }
+    return n;
 }

@@ -27,7 +27,6 @@ struct minion_task {
     const char *param;
     size_t len;
     unsigned attempt;
-    unsigned long long generation;
     void *data; /* the callback's */
     /* What the thread running the task says of it, reached through a
      * pointer so that a const task (a function gets one) can still say
@@ -37,7 +36,10 @@ struct minion_task {
         char *error;   /* one line; NULL: none said */
         int exit_code; /* -1: none */
     } own_said;
+    double asked;     /* the runner asked the engine for it; 0: unknown */
+    double delivered; /* the engine delivered it */
     double start, end;
+    struct minion_usage usage; /* size 0: none said */
     struct minion_output out;
     struct event *timer; /* MINION_TIMEOUT */
     struct minion_action *actions;
@@ -54,6 +56,16 @@ struct minion_task {
 /* Returns: new task holding copies of @p's id and data; NULL on ENOMEM. */
 struct minion_task *task_new(const struct minion_param *p, size_t result_bytes);
 void task_free(struct minion_task *task);
+
+/* The report's timeline into @out (room for @cap steps, at least 4):
+ * next (the engine was asked, until it delivered), setup (from the start
+ * to the callback's own process step), process (the callback's, else the
+ * whole run) and teardown (from its end to the end of the run), each at
+ * most once, process always; then the callback's other steps. A step the
+ * callback named itself wins. Borrows: the names, from @t. Returns: the
+ * number of steps. */
+size_t task_timeline(const struct minion_task *t, struct minion_action *out,
+                     size_t cap);
 
 /* Forget what a run that never started left (error, output, timeline), so
  * the task can start again as new. */

@@ -35,7 +35,10 @@ static const struct minion_option json_options[] = {
 
 struct json_state {
     struct minion_instance *inst;
-    char *oar_job_id; /* OAR_JOB_ID at start-up, or NULL */
+    /* Batch schedulers' job ids at start-up, each NULL when unset */
+    char *oar_job_id;          /* OAR_JOB_ID */
+    char *slurm_job_id;        /* SLURM_JOB_ID */
+    char *slurm_array_task_id; /* SLURM_ARRAY_TASK_ID */
     int fd;
     int failing; /* the last write failed: log again only once it works */
     struct jsonbuf line; /* reused for every object */
@@ -70,11 +73,33 @@ static int make_dirs(const char *dir)
     return err;
 }
 
+static void json_destroy(struct minion_instance *inst);
+
+/* *@out = a copy of $@name, or NULL when unset. Returns 0 or -ENOMEM. */
+static int copy_env(const char *name, char **out)
+{
+    const char *v = getenv(name);
+
+    *out = v != NULL && *v != '\0' ? strdup(v) : NULL;
+    return v != NULL && *v != '\0' && *out == NULL ? -ENOMEM : 0;
+}
+
+static void put_string_field(struct jsonbuf *b, const char *key,
+                             const char *value)
+{
+    if (value == NULL) {
+        return;
+    }
+    jsonbuf_puts(b, ",\"");
+    jsonbuf_puts(b, key);
+    jsonbuf_puts(b, "\":");
+    jsonbuf_string(b, value, strlen(value));
+}
+
 static int json_init(struct minion_instance *inst, void *conf)
 {
     struct json_conf *c = conf;
     struct json_state *st;
-    const char *oar = getenv("OAR_JOB_ID");
 
     if (c->directory == NULL || *c->directory == '\0') {
         minion_set_error(inst, "REPORTER_JSON_DIRECTORY is empty");
@@ -88,15 +113,14 @@ static int json_init(struct minion_instance *inst, void *conf)
     st->inst = inst;
     st->fd = -1;
     jsonbuf_init(&st->line);
-    if (oar != NULL) {
-        st->oar_job_id = strdup(oar);
-        if (st->oar_job_id == NULL) {
-            minion_set_error(inst, "out of memory");
-            free(st);
-            return -ENOMEM;
-        }
-    }
     minion_instance_set_data(inst, st);
+    if (copy_env("OAR_JOB_ID", &st->oar_job_id) < 0 ||
+        copy_env("SLURM_JOB_ID", &st->slurm_job_id) < 0 ||
+        copy_env("SLURM_ARRAY_TASK_ID", &st->slurm_array_task_id) < 0) {
+        json_destroy(inst); /* not called after a failed init */
+        minion_set_error(inst, "out of memory");
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -198,10 +222,16 @@ static void render(struct json_state *st, const struct minion_report *r)
     int n;
 
     jsonbuf_reset(b);
-    jsonbuf_puts(b, "{\"uid\":\"");
-    jsonbuf_escape(b, minion, strlen(minion));
-    n = snprintf(num, sizeof(num), "-%llu\"", r->generation);
-    jsonbuf_append(b, num, (size_t)n);
+    if (r->run_uid != NULL) {
+        jsonbuf_puts(b, "{\"uid\":");
+        jsonbuf_string(b, r->run_uid, strlen(r->run_uid));
+    } else {
+        /* A core older than 2.2 gives no run uid: v1's per-run name. */
+        jsonbuf_puts(b, "{\"uid\":\"");
+        jsonbuf_escape(b, minion, strlen(minion));
+        n = snprintf(num, sizeof(num), "-%llu\"", r->generation);
+        jsonbuf_append(b, num, (size_t)n);
+    }
     jsonbuf_puts(b, ",\"minion\":");
     jsonbuf_string(b, minion, strlen(minion));
     jsonbuf_puts(b, ",\"generation\":");
@@ -256,9 +286,27 @@ static void render(struct json_state *st, const struct minion_report *r)
     } else {
         jsonbuf_puts(b, "null");
     }
-    if (st->oar_job_id != NULL) {
-        jsonbuf_puts(b, ",\"oar_job_id\":");
-        jsonbuf_string(b, st->oar_job_id, strlen(st->oar_job_id));
+    put_string_field(b, "oar_job_id", st->oar_job_id);
+    put_string_field(b, "slurm_job_id", st->slurm_job_id);
+    put_string_field(b, "slurm_array_task_id", st->slurm_array_task_id);
+    /* The task process's resources: null for a run with no process of its
+     * own (a function, a container). */
+    if (r->usage != NULL) {
+        jsonbuf_puts(b, ",\"signal\":");
+        if (r->usage->signal > 0) {
+            jsonbuf_llong(b, r->usage->signal);
+        } else {
+            jsonbuf_puts(b, "null");
+        }
+        jsonbuf_puts(b, ",\"maxrss_kb\":");
+        jsonbuf_llong(b, r->usage->maxrss_kb);
+        jsonbuf_puts(b, ",\"user_s\":");
+        jsonbuf_double(b, r->usage->user_s);
+        jsonbuf_puts(b, ",\"sys_s\":");
+        jsonbuf_double(b, r->usage->sys_s);
+    } else {
+        jsonbuf_puts(b, ",\"signal\":null,\"maxrss_kb\":null,"
+                        "\"user_s\":null,\"sys_s\":null");
     }
     jsonbuf_puts(b, "}\n");
 }
@@ -317,6 +365,8 @@ static void json_destroy(struct minion_instance *inst)
     }
     jsonbuf_fini(&st->line);
     free(st->oar_job_id);
+    free(st->slurm_job_id);
+    free(st->slurm_array_task_id);
     free(st);
     minion_instance_set_data(inst, NULL);
 }

@@ -106,7 +106,8 @@ struct child {
     struct event *ev_read;
     struct event *ev_kill; /* SIGKILL timer, armed by cancel */
     int cancelled;
-    int status; /* from waitpid; -1 when lost */
+    int status; /* from wait4; -1 when lost */
+    struct rusage usage;
     double start;
     struct child *prev, *next;
 };
@@ -444,6 +445,17 @@ static void child_complete(struct child *c)
     }
     child_close(c);
     minion_task_add_action(task, "process", c->start, minion_now());
+    if (status != -1) {
+        struct minion_usage u = MINION_USAGE_INIT;
+
+        u.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        u.maxrss_kb = c->usage.ru_maxrss; /* KiB on Linux */
+        u.user_s = (double)c->usage.ru_utime.tv_sec +
+                   (double)c->usage.ru_utime.tv_usec / 1e6;
+        u.sys_s = (double)c->usage.ru_stime.tv_sec +
+                  (double)c->usage.ru_stime.tv_usec / 1e6;
+        minion_task_set_usage(task, &u);
+    }
 
     if (status == -1) {
         minion_task_set_error(task, "child %d lost: reaped elsewhere",
@@ -507,7 +519,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
             kill(-c->pid, SIGKILL);
         }
         do {
-            r = waitpid(c->pid, &c->status, WNOHANG);
+            r = wait4(c->pid, &c->status, WNOHANG, &c->usage);
         } while (r < 0 && errno == EINTR);
         if (r == 0) {
             continue;

@@ -26,6 +26,8 @@ for j in 1 2 8 64; do
     echo "minionize -c function -j$j: $(rate 1000000 "$t") tasks/s"
 done
 
+bash "$(dirname "$0")/metrics.sh"
+
 if [ -x "$(dirname "$0")/redis.sh" ] || [ -f "$(dirname "$0")/redis.sh" ]; then
     bash "$(dirname "$0")/redis.sh"
 fi

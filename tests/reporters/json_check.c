@@ -13,6 +13,7 @@
  * Exit 0 when every line is valid, 1 (one line on stderr) when not, 2 on
  * usage errors.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +58,24 @@ static int want_string_or_null(const cJSON *o, const char *name)
     return 0;
 }
 
+/* 8-4-4-4-12 hex digits. */
+static int is_uuid(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return s[36] == '\0';
+}
+
 static int check(const cJSON *o, const char *oar)
 {
     const cJSON *it, *a;
-    double gen, start, end, dur, attempt, v;
-    char uid[512];
+    double gen, start, end, dur, attempt, a_start, a_end;
+    const char *steps[] = {"next", "setup", "process", "teardown"};
+    int seen[4] = {0, 0, 0, 0};
 
     if (!cJSON_IsObject(o)) {
         return bad("not an object", NULL);
@@ -78,10 +92,9 @@ static int check(const cJSON *o, const char *oar)
     if (gen < 1 || gen != floor(gen)) {
         return bad("generation is not a positive integer", NULL);
     }
-    snprintf(uid, sizeof(uid), "%s-%.0f",
-             cJSON_GetObjectItemCaseSensitive(o, "minion")->valuestring, gen);
-    if (strcmp(uid, cJSON_GetObjectItemCaseSensitive(o, "uid")->valuestring)) {
-        return bad("uid is not <minion>-<generation>", uid);
+    if (!is_uuid(cJSON_GetObjectItemCaseSensitive(o, "uid")->valuestring)) {
+        return bad("uid is not a UUID (one run of the minion process)",
+                   cJSON_GetObjectItemCaseSensitive(o, "uid")->valuestring);
     }
     if (start < 1e9 || end < start || fabs(dur - (end - start)) > 2e-6) {
         return bad("start/end/duration are not epoch times in order", NULL);
@@ -105,11 +118,46 @@ static int check(const cJSON *o, const char *oar)
     }
     cJSON_ArrayForEach(a, it)
     {
-        if (want_string(a, "name") || want_number(a, "start", &v) ||
-            want_number(a, "end", &v)) {
+        const char *name;
+
+        if (want_string(a, "name") || want_number(a, "start", &a_start) ||
+            want_number(a, "end", &a_end)) {
             return -1;
         }
+        if (a_end < a_start) {
+            return bad("an action ends before it starts", NULL);
+        }
+        name = cJSON_GetObjectItemCaseSensitive(a, "name")->valuestring;
+        for (int k = 0; k < 4; k++) {
+            if (strcmp(name, steps[k]) == 0 && seen[k]++) {
+                return bad("an action appears twice", name);
+            }
+        }
     }
+    if (!seen[2]) {
+        return bad("no process action", NULL);
+    }
+    /* The task process's resources: all numbers, or all null. */
+    {
+        int nulls = 0;
+        const char *usage[] = {"maxrss_kb", "user_s", "sys_s"};
+        for (int k = 0; k < 3; k++) {
+            const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, usage[k]);
+            if (cJSON_IsNull(u)) {
+                nulls++;
+            } else if (!cJSON_IsNumber(u) || u->valuedouble < 0) {
+                return bad("neither a number nor null", usage[k]);
+            }
+        }
+        if (nulls != 0 && nulls != 3) {
+            return bad("resource figures partly null", NULL);
+        }
+        it = cJSON_GetObjectItemCaseSensitive(o, "signal");
+        if (!cJSON_IsNull(it) && !(cJSON_IsNumber(it) && it->valueint > 0)) {
+            return bad("signal is neither null nor a signal number", NULL);
+        }
+    }
+
     it = cJSON_GetObjectItemCaseSensitive(o, "oar_job_id");
     if (oar == NULL && it != NULL) {
         return bad("oar_job_id present without OAR_JOB_ID", NULL);

@@ -93,7 +93,8 @@ static char *report_file(const struct fx *fx, const char *id)
 }
 
 /* Every field of a report, as one line in <dir>/<minion id>.jsonl, with a
- * "/" of the minion id made "_" in the file name. */
+ * "/" of the minion id made "_" in the file name. A report with no run uid
+ * (from a core older than ABI 2.2) gets v1's per-run name. */
 static void on_report_writes_the_line(void **state)
 {
     struct fx *fx = *state;
@@ -107,7 +108,8 @@ static void on_report_writes_the_line(void **state)
         "\"param\":\"say \\\"hi\\\"\\n\\tnow\",\"output\":\"out\\n\","
         "\"atomic_actions\":[{\"name\":\"process\","
         "\"start\":1700000000.250000,\"end\":1700000001.750000}],"
-        "\"nodename\":\"node1\"}\n";
+        "\"nodename\":\"node1\",\"signal\":null,\"maxrss_kb\":null,"
+        "\"user_s\":null,\"sys_s\":null}\n";
     struct minion_action action = {"process", 1700000000.25, 1700000001.75};
     struct minion_report rep = MINION_REPORT_INIT;
     struct minion_instance *inst;
@@ -150,22 +152,30 @@ static void absent_fields_are_null(void **state)
 {
     struct fx *fx = *state;
     static const char first[] =
-        "{\"uid\":\"test-1\",\"minion\":\"test\",\"generation\":1,"
+        "{\"uid\":\"r-u-n\",\"minion\":\"test\",\"generation\":1,"
         "\"start\":10.500000,\"end\":10.500000,\"duration\":0.000000,"
         "\"task_id\":null,\"attempt\":1,\"status\":\"ok\","
         "\"exit_code\":null,\"error\":null,\"param\":\"p\\uefff\","
-        "\"output\":\"\",\"atomic_actions\":[],\"nodename\":null}\n";
+        "\"output\":\"\",\"atomic_actions\":[],\"nodename\":null,"
+        "\"signal\":9,\"maxrss_kb\":1234,\"user_s\":0.500000,"
+        "\"sys_s\":0.250000}\n";
     static const char second[] =
-        "{\"uid\":\"test-2\",\"minion\":\"test\",\"generation\":2,"
+        "{\"uid\":\"r-u-n\",\"minion\":\"test\",\"generation\":2,"
         "\"start\":11.000000,\"end\":12.000000,\"duration\":1.000000,"
         "\"task_id\":\"9\",\"attempt\":3,\"status\":\"dead\","
         "\"exit_code\":null,\"error\":\"rejected\",\"param\":\"\","
-        "\"output\":\"\",\"atomic_actions\":[],\"nodename\":null}\n";
+        "\"output\":\"\",\"atomic_actions\":[],\"nodename\":null,"
+        "\"signal\":null,\"maxrss_kb\":0,\"user_s\":0.000000,"
+        "\"sys_s\":0.000000}\n";
+    struct minion_usage killed = {sizeof(killed), 9, 1234, 0.5, 0.25};
+    struct minion_usage exited = {sizeof(exited), 0, 0, 0, 0};
     struct minion_report rep = MINION_REPORT_INIT;
     struct minion_instance *inst = json_up(fx);
     char *text;
 
     rep.minion_id = "test";
+    rep.run_uid = "r-u-n";
+    rep.usage = &killed;
     rep.param = "p\xff";
     rep.param_len = 2;
     rep.attempt = 1;
@@ -180,6 +190,7 @@ static void absent_fields_are_null(void **state)
     rep.attempt = 3;
     rep.generation = 2;
     rep.status = MINION_STATUS_DEAD;
+    rep.usage = &exited;
     rep.error = "rejected";
     rep.start = 11;
     rep.end = 12;
@@ -216,7 +227,7 @@ static void oar_job_id_is_added(void **state)
     text = report_file(fx, "test");
     assert_non_null(strstr(text, ",\"exit_code\":0,"));
     assert_non_null(
-        strstr(text, ",\"nodename\":\"n\",\"oar_job_id\":\"1234\"}\n"));
+        strstr(text, ",\"nodename\":\"n\",\"oar_job_id\":\"1234\","));
     free(text);
 }
 
@@ -312,11 +323,16 @@ static void a_run_writes_a_line_per_run(void **state)
     for (line = strtok_r(text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save), n++) {
         cJSON *o = cJSON_Parse(line);
-        char uid[32];
+        static char uid[40];
 
         assert_non_null(o);
         assert_true(n < 3);
-        snprintf(uid, sizeof(uid), "run-%d", n + 1);
+        /* One run of the minion: one uid in every line. */
+        if (n == 0) {
+            snprintf(uid, sizeof(uid), "%s",
+                     cJSON_GetObjectItem(o, "uid")->valuestring);
+            assert_int_equal(strlen(uid), 36);
+        }
         assert_string_equal(cJSON_GetObjectItem(o, "uid")->valuestring, uid);
         assert_int_equal(cJSON_GetObjectItem(o, "generation")->valueint, n + 1);
         assert_string_equal(cJSON_GetObjectItem(o, "status")->valuestring,
@@ -330,8 +346,22 @@ static void a_run_writes_a_line_per_run(void **state)
         assert_true(cJSON_IsNull(cJSON_GetObjectItem(o, "exit_code")));
         assert_true(cJSON_GetObjectItem(o, "end")->valuedouble >=
                     cJSON_GetObjectItem(o, "start")->valuedouble);
+        /* Waiting for the param, then the run: the harness callback adds
+         * no step of its own. */
         assert_int_equal(
-            cJSON_GetArraySize(cJSON_GetObjectItem(o, "atomic_actions")), 1);
+            cJSON_GetArraySize(cJSON_GetObjectItem(o, "atomic_actions")), 2);
+        assert_string_equal(
+            cJSON_GetObjectItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItem(o, "atomic_actions"), 0),
+                "name")
+                ->valuestring,
+            "next");
+        assert_string_equal(
+            cJSON_GetObjectItem(
+                cJSON_GetArrayItem(cJSON_GetObjectItem(o, "atomic_actions"), 1),
+                "name")
+                ->valuestring,
+            "process");
         if (n == 0) {
             assert_string_equal(cJSON_GetObjectItem(o, "param")->valuestring,
                                 "ok 1");

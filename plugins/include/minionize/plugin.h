@@ -51,7 +51,9 @@ extern "C" {
 #define MINION_ABI_MAJOR 2
 /* Bumped when a function or a field is added: what a plugin built against
  * this header may use. */
-#define MINION_ABI_MINOR 1 /* 2.1: minion_stats_get */
+#define MINION_ABI_MINOR                                                       \
+    2 /* 2.1: minion_stats_get; 2.2: minion_usage,                             \
+         report.run_uid, engine queue() */
 
 #if defined(__GNUC__)
 #define MINION_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -61,6 +63,7 @@ extern "C" {
 
 struct event_base;
 struct minion_instance;                     /* one configured plugin, opaque */
+struct minion_queue;                        /* an engine's queue figures */
 typedef struct minion_task minion_task;     /* one run of one param, opaque */
 typedef struct minion_output minion_output; /* a task's captured result */
 
@@ -179,6 +182,19 @@ struct minion_param {
     void *handle;     /* the engine's own; given back to finish() */
 };
 
+/* What a task's own process used, from wait4(2) (since 2.2). */
+struct minion_usage {
+    unsigned size;        /* MINION_USAGE_INIT */
+    int signal;           /* the signal that ended it; 0: it exited */
+    long maxrss_kb;       /* its peak resident set, KiB */
+    double user_s, sys_s; /* CPU time, with its waited-for children */
+};
+
+#define MINION_USAGE_INIT                                                      \
+    {                                                                          \
+        .size = sizeof(struct minion_usage)                                    \
+    }
+
 /* An entry of a task's timeline (the JSON report's atomic_actions). */
 struct minion_action {
     const char *name;
@@ -209,6 +225,9 @@ struct minion_report {
     double start, end; /* epoch seconds */
     const struct minion_action *actions;
     size_t n_actions;
+    /* Since 2.2 */
+    const char *run_uid; /* this run of the minion process; the core's */
+    const struct minion_usage *usage; /* NULL: no process of its own */
 };
 
 #define MINION_REPORT_INIT                                                     \
@@ -233,7 +252,29 @@ struct minion_engine_ops {
     /* Stop delivering: the outstanding credit is void. finish() keeps
      * working until stop(). Optional. */
     void (*pause)(struct minion_instance *inst);
+    /* Since 2.2, optional: the queue's figures as last known, at once and
+     * without blocking (the core asks often while /metrics or the progress
+     * line is on; an engine that must fetch them refreshes them in the
+     * background, at most once a second, never on a task's path). */
+    void (*queue)(struct minion_instance *inst, struct minion_queue *out);
 };
+
+/* The queue as an engine knows it; a figure it cannot know stays -1
+ * (MINION_QUEUE_INIT). */
+struct minion_queue {
+    unsigned size;
+    long long total;   /* params ever put in it (a file's lines) */
+    long long done;    /* of those, settled for good by any minion */
+    long long lag;     /* not yet delivered to any minion */
+    long long pending; /* delivered, not yet settled, by all minions */
+    long long dead;    /* dead letters */
+};
+
+#define MINION_QUEUE_INIT                                                      \
+    {                                                                          \
+        .size = sizeof(struct minion_queue), .total = -1, .done = -1,          \
+        .lag = -1, .pending = -1, .dead = -1                                   \
+    }
 
 /* Hand one param to the core; the callback runs it. Loop thread only.
  * Borrows: param (data and id are copied). Returns 0, or -ENOSPC when the
@@ -291,6 +332,9 @@ minion_output *minion_task_output(minion_task *task);
 void minion_task_set_error(const minion_task *task, const char *fmt, ...)
     MINION_PRINTF(2, 3);
 void minion_task_set_exit_code(const minion_task *task, int code);
+/* What the task's own process used (since 2.2; process-like callbacks).
+ * Loop thread only. Borrows: usage (copied). */
+void minion_task_set_usage(minion_task *task, const struct minion_usage *usage);
 /* Per-task storage for the callback. */
 void minion_task_set_data(minion_task *task, void *data);
 void *minion_task_data(const minion_task *task);
