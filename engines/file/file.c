@@ -121,6 +121,10 @@ struct file_engine {
     struct lines in;
     int eof;       /* stateless: read(2) said EOF */
     int exhausted; /* stateless: EOF and no line left in the window */
+    /* Stateless, a regular file: the bytes it had from where we started
+     * reading; once the window reaches them, it holds the input's end. */
+    int regular;
+    uint64_t size_at_start;
 
     unsigned credit;
     unsigned long outstanding;
@@ -146,6 +150,14 @@ struct file_engine {
     double held_since;
     double stop_deadline;
     unsigned seed;
+
+    /* The queue's figures (file_queue), counted as lines go by so that
+     * asking never reads anything. */
+    uint64_t taken;   /* stateless: params taken from the input */
+    uint64_t settled; /* for good, here: acked, dead (a dry run: shown) */
+    uint64_t dead;    /* dead-lettered here */
+    long long total;  /* stateless: params in the input; -1 until known */
+    int at_end;       /* state: the last claim found the end of the file */
 
     /* The unterminated last line, waiting for its "\n" at the end. */
     uint64_t tail_line;
@@ -293,6 +305,13 @@ static void deliver_retry(struct file_engine *fe)
 /* ------------------------------------------------------------------------ */
 /* Reading (stateless)                                                      */
 
+/* The window holds the end of the input: what it still has plus what was
+ * taken is every param. Counted in memory, the input is not read again. */
+static void count_total(struct file_engine *fe)
+{
+    fe->total = (long long)(fe->taken + lines_count(&fe->in, &fe->shard, 1));
+}
+
 /* One read(2) into the window. Returns 1 when bytes or EOF came, 0 when
  * the descriptor had nothing after all, -1 on a fatal error. */
 static int read_some(struct file_engine *fe)
@@ -310,10 +329,15 @@ static int read_some(struct file_engine *fe)
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
         lines_added(&fe->in, (size_t)n);
+        /* Again after each read past it: a file that grew meanwhile. */
+        if (fe->regular && lines_end_offset(&fe->in) >= fe->size_at_start) {
+            count_total(fe);
+        }
         return 1;
     }
     if (n == 0) {
         fe->eof = 1;
+        count_total(fe);
         return 1;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -462,6 +486,8 @@ static void on_dead_line(void *arg, const struct fline *fl)
     char id[24];
 
     lines_u64(id, fl->line);
+    fe->settled++;
+    fe->dead++;
     minion_log(fe->inst, MINION_LOG_WARN, "task %s: %s; dead-lettered", id,
                why);
     rep.task_id = id;
@@ -589,6 +615,9 @@ static int sync_state(struct file_engine *fe, int claim)
             max = fe->ctx->concurrency;
         }
         n = fstate_claim(st, max, fe->batch);
+        if (n > 0) {
+            fe->at_end = 0; /* the file grew: its end is unknown again */
+        }
         if (n == -EAGAIN) {
             fstate_unlock(st);
             arm_wait(fe);
@@ -669,6 +698,9 @@ static void pump_state(struct file_engine *fe)
             break;
         }
         if (rc == 0) {
+            /* Nothing adopted, and the claim found the end of the file:
+             * every line is some minion's now. */
+            fe->at_end = 1;
             fe->idle = 1;
             /* Slots are free while our own tasks run: look again later
              * for appended lines and lines of minions that died. */
@@ -727,6 +759,7 @@ static void pump_plain(struct file_engine *fe)
             continue;
         }
         if (lines_next(&fe->in, &fe->shard, fe->eof, &lp)) {
+            fe->taken++;
             deliver_new(fe, &lp);
             continue;
         }
@@ -800,6 +833,8 @@ static void finish_plain(struct file_engine *fe, struct rec *r,
         /* Not run to the end: first in line again, same attempt. */
         front = 1;
     } else if (verdict != MINION_VERDICT_RETRY) {
+        fe->settled++;
+        fe->dead += verdict == MINION_VERDICT_DEAD;
         rec_put(fe, r);
         return;
     }
@@ -826,6 +861,7 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
 
     switch (verdict) {
     case MINION_VERDICT_ACK:
+        fe->settled++;
         rc = fstate_ack(fe->st, fl);
         if (rc == 0) {
             rc = fstate_compact(fe->st, JOURNAL_COMPACT_BYTES);
@@ -843,6 +879,8 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
         rc = fstate_fail(fe->st, fl, report->attempt, report->error);
         break;
     case MINION_VERDICT_DEAD:
+        fe->settled++;
+        fe->dead++;
         rc = fstate_dead(fe->st, fl, report->attempt, report->error);
         break;
     case MINION_VERDICT_RELEASE:
@@ -878,6 +916,39 @@ static void file_finish(struct minion_instance *inst, void *handle,
             check_drained(fe);
         }
     }
+}
+
+/* The figures from the counters kept as lines go by: nothing is read here.
+ * With a state directory they are this minion's own (its peers' are in
+ * their journals, on disk), but for the lag: a claim that found the end of
+ * the file says that no line waits for anyone. */
+static void file_queue(struct minion_instance *inst, struct minion_queue *out)
+{
+    const struct file_engine *fe = minion_instance_data(inst);
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    if (!fe) {
+        return;
+    }
+    q.done = (long long)fe->settled;
+    q.dead = (long long)fe->dead;
+    if (fe->st) {
+        /* Owned lines are delivered (now or before, to a retry or to a
+         * dead peer), but for the dead ones waiting for their letter. */
+        q.pending =
+            (long long)(fstate_owned(fe->st) - fstate_dead_pending(fe->st));
+        q.lag = fe->at_end ? 0 : -1;
+    } else {
+        /* Taken and not settled: running, or back for another run. */
+        q.pending = (long long)(fe->taken - fe->settled);
+        q.total = fe->total;
+        if (fe->total >= 0) {
+            q.lag = fe->total - (long long)fe->taken;
+        }
+    }
+    /* The caller's struct may be older and smaller: only what it holds. */
+    q.size = out->size;
+    memcpy(out, &q, out->size < sizeof(q) ? out->size : sizeof(q));
 }
 
 static void file_pause(struct minion_instance *inst)
@@ -916,6 +987,7 @@ static int file_init(struct minion_instance *inst, void *conf_)
     fe->ctx = minion_instance_context(inst);
     fe->conf = conf;
     fe->fd = -1;
+    fe->total = -1;
     if (lines_shard_parse(conf->shard, &fe->shard) < 0) {
         minion_set_error(inst,
                          "MINION_SHARD '%s': expected I/N with 1 <= I <= N",
@@ -984,6 +1056,12 @@ static int file_start(struct minion_instance *inst, struct event_base *base)
     }
     fe->polled = S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) ||
                  (S_ISCHR(sb.st_mode) && isatty(fe->fd));
+    if (S_ISREG(sb.st_mode)) {
+        /* Standard input may come already partly read. */
+        off_t at = lseek(fe->fd, 0, SEEK_CUR);
+        fe->regular = at >= 0 && at <= sb.st_size;
+        fe->size_at_start = fe->regular ? (uint64_t)(sb.st_size - at) : 0;
+    }
     if (fe->own_fd && !fe->polled) {
         /* Read directly, only when there is credit: plain blocking reads. */
         int fl = fcntl(fe->fd, F_GETFL);
@@ -1099,6 +1177,7 @@ static const struct minion_engine_ops file_ops = {
     .request = file_request,
     .finish = file_finish,
     .pause = file_pause,
+    .queue = file_queue,
 };
 
 const struct minion_plugin minion_plugin_file = {

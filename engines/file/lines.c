@@ -156,6 +156,21 @@ int lines_next(struct lines *l, const struct lines_shard *shard, int at_eof,
     }
 }
 
+uint64_t lines_count(const struct lines *l, const struct lines_shard *shard,
+                     int at_eof)
+{
+    /* lines_next() moves only the window's indexes, never its bytes: a
+     * copy walks the same lines by the same rules and leaves @l as it is. */
+    struct lines walk = *l;
+    struct lines_param p;
+    uint64_t n = 0;
+
+    while (lines_next(&walk, shard, at_eof, &p)) {
+        n++;
+    }
+    return n;
+}
+
 int lines_tail(const struct lines *l, const struct lines_shard *shard,
                struct lines_param *out)
 {

@@ -89,6 +89,14 @@ int lines_next(struct lines *l, const struct lines_shard *shard, int at_eof,
                struct lines_param *out);
 
 /*
+ * The params lines_next() would still give from the window with @at_eof,
+ * without consuming any: a window that holds the end of the input counts
+ * what is left to deliver, once, with no read of the input again.
+ */
+uint64_t lines_count(const struct lines *l, const struct lines_shard *shard,
+                     int at_eof);
+
+/*
  * The unterminated last line left in the window once lines_next() without
  * @at_eof has returned 0: consumes nothing. Returns 1 with @out filled when
  * that line is one of @shard's and not blank, else 0.

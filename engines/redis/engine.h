@@ -3,7 +3,10 @@
  * reader's only ever carries the blocking XREADGROUP (a blocked read holds back
  * every reply behind it), the writer's carries everything else: acks, results,
  * dead letters, claims, refreshes, heartbeats, the sweep of dead consumers. A
- * dry run uses the reader's alone, reading without the group (see reader.c). */
+ * dry run uses the reader's alone, reading without the group (see reader.c).
+ * A third, the stats connection, is opened only once the core asks for the
+ * queue's figures, so that fetching them never waits behind a read nor holds
+ * back an ack (see queue.c). */
 #ifndef REDIS_ENGINE_H
 #define REDIS_ENGINE_H
 
@@ -62,6 +65,22 @@ struct write_cmd {
 };
 
 struct write_batch;
+
+/* queue.c: one fetch of the queue's figures, filled as its replies come. */
+enum queue_seen {
+    QUEUE_UNKNOWN = 0, /* no answer, or an error: its figures stay -1 */
+    QUEUE_FOUND = 1,
+    QUEUE_MISSING = 2, /* no such stream, or no such group on it */
+};
+
+struct queue_fetch {
+    unsigned out;                /* replies still to come */
+    int lost;                    /* one never came: keep the last figures */
+    unsigned char stream, group; /* enum queue_seen */
+    long long added, length;     /* XINFO STREAM; -1: not said */
+    long long pending, entries_read, lag; /* the group's; -1: nil, not said */
+    long long dead;                       /* XLEN of the dead letters */
+};
 
 /* Acks, results, dead letters and retries, batched per loop iteration. */
 struct writer {
@@ -132,6 +151,13 @@ struct redis_engine {
 
     struct writer w;
 
+    /* queue.c */
+    struct rconn *stats_conn; /* made on the first queue() */
+    struct queue_fetch fetch;
+    double fetch_sent; /* monotonic seconds; 0: never */
+    int have_figures;
+    struct minion_queue figures; /* as last fetched, when have_figures */
+
     int paused;   /* no more deliveries (pause, stop) */
     int stopping; /* stop() was called */
     int drained;
@@ -179,6 +205,16 @@ void claims_beat(struct redis_engine *r, const char *state);
 /* Remove dead consumers, if a sweep is due: a pass at a time. */
 void claims_sweep(struct redis_engine *r);
 void claims_fini(struct redis_engine *r);
+
+/* queue.c */
+/* The queue's figures as last fetched into @out (as much as out->size
+ * holds; nothing before the first fetch), and a fetch in the background
+ * when they are stale. Never waits. */
+void queue_get(struct redis_engine *r, struct minion_queue *out);
+/* Close the stats connection: no fetch any more. */
+void queue_stop(struct redis_engine *r);
+/* Free it; its reply callbacks run now (as lost), while @r is whole. */
+void queue_fini(struct redis_engine *r);
 
 /* writer.c */
 int writer_init(struct redis_engine *r);

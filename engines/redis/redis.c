@@ -333,6 +333,11 @@ static void redis_pause(struct minion_instance *inst)
     rlist_clear(&r->ready);
 }
 
+static void redis_queue(struct minion_instance *inst, struct minion_queue *out)
+{
+    queue_get(minion_instance_data(inst), out);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 
@@ -658,6 +663,7 @@ static int redis_stop(struct minion_instance *inst)
 
     redis_pause(inst);
     r->stopping = 1;
+    queue_stop(r);
     if (r->ctx->dry_run) {
         rconn_close(r->writer_conn);
         return 0; /* nothing was written */
@@ -685,6 +691,7 @@ static void redis_destroy(struct minion_instance *inst)
     /* First the connections: their pending callbacks still see r whole. */
     rconn_free(r->reader_conn);
     rconn_free(r->writer_conn);
+    queue_fini(r);
     rtarget_fini(&r->target);
     reader_fini(r);
     claims_fini(r);
@@ -702,6 +709,7 @@ static const struct minion_engine_ops redis_ops = {
     .request = redis_request,
     .finish = redis_finish,
     .pause = redis_pause,
+    .queue = redis_queue,
 };
 
 const struct minion_plugin minion_plugin_redis = {

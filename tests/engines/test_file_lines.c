@@ -275,6 +275,39 @@ static void test_seek(void **state)
     lines_fini(&l);
 }
 
+/* The params left, counted by lines_next()'s own rules (blank lines, other
+ * shards, a skipped "\n", the last line at EOF only), consuming none. */
+static void test_count(void **state)
+{
+    struct lines_shard even = {1, 2};
+    struct lines l, before;
+
+    assert_int_equal(lines_init(&l, 64), 0);
+    assert_int_equal(lines_count(&l, &all, 1), 0);
+    feeds(&l, "a\n\nb\r\n\r\nc\nd");
+    expect(&l, &all, 0, "a", 1);
+    before = l;
+    assert_int_equal(lines_count(&l, &all, 0), 2); /* b c */
+    assert_int_equal(lines_count(&l, &all, 1), 3); /* and d at EOF */
+    assert_memory_equal(&l, &before, sizeof(l));
+    expect(&l, &all, 0, "b", 3);
+    expect(&l, &all, 0, "c", 5);
+    expect(&l, &all, 1, "d", 6);
+    /* d taken at EOF: a "\n" after it ends it, and is no line. */
+    feeds(&l, "\ne\n");
+    assert_int_equal(lines_count(&l, &all, 1), 1);
+    lines_fini(&l);
+
+    /* A shard's window: line 4 is blank, 6 waits for EOF. */
+    assert_int_equal(lines_init(&l, 64), 0);
+    feeds(&l, "1\n2\n3\n\n5\n6");
+    assert_int_equal(lines_count(&l, &even, 0), 1);
+    assert_int_equal(lines_count(&l, &even, 1), 2);
+    expect(&l, &even, 0, "2", 2);
+    assert_int_equal(lines_count(&l, &even, 1), 1);
+    lines_fini(&l);
+}
+
 static void test_u64(void **state)
 {
     char buf[24];
@@ -302,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_unterminated_then_appended),
         cmocka_unit_test(test_tail),
         cmocka_unit_test(test_seek),
+        cmocka_unit_test(test_count),
         cmocka_unit_test(test_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,12 +9,15 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
@@ -302,6 +305,320 @@ static void state_released_line_waits_for_the_restart(void **state)
     harness_assert_ran("ok t", "2", 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Queue figures                                                             */
+
+/* A callback that holds the "hold..." params until the test lets them go,
+ * rejects the "reject..." ones and runs the rest ok. */
+#define HOLD_MAX 8
+
+static struct {
+    minion_task *held[HOLD_MAX];
+    size_t n;
+} holder;
+
+static int starts_with(const char *p, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return len >= n && memcmp(p, prefix, n) == 0;
+}
+
+static void holder_process(struct minion_instance *inst, minion_task *task)
+{
+    size_t len;
+    const char *p = minion_task_param(task, &len);
+
+    if (starts_with(p, len, "hold")) {
+        assert_true(holder.n < HOLD_MAX);
+        holder.held[holder.n++] = task;
+    } else if (starts_with(p, len, "reject")) {
+        minion_task_done(task, MINION_REJECT);
+    } else {
+        minion_task_done(task, MINION_OK);
+    }
+}
+
+/* A stop cancels what is still held. */
+static void holder_cancel(struct minion_instance *inst, minion_task *task)
+{
+    for (size_t i = 0; i < holder.n; i++) {
+        if (holder.held[i] == task) {
+            holder.held[i] = holder.held[--holder.n];
+            break;
+        }
+    }
+    minion_task_done(task, MINION_RETRY);
+}
+
+/* End every held task ok. */
+static void holder_release(void)
+{
+    minion_task *held[HOLD_MAX];
+    size_t n = holder.n;
+
+    /* Ending one may start the next, which may be held in turn. */
+    memcpy(held, holder.held, n * sizeof(*held));
+    holder.n = 0;
+    for (size_t i = 0; i < n; i++) {
+        minion_task_done(held[i], MINION_OK);
+    }
+}
+
+static const struct minion_callback_ops holder_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = holder_process,
+    .cancel = holder_cancel,
+};
+
+static const struct minion_plugin holder_callback = {
+    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
+    .name = "holder",
+    .callback = &holder_ops,
+};
+
+static struct minion_queue figures(long long total, long long done,
+                                   long long lag, long long pending,
+                                   long long dead)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    q.total = total;
+    q.done = done;
+    q.lag = lag;
+    q.pending = pending;
+    q.dead = dead;
+    return q;
+}
+
+/* Fails the test unless @got is @want. */
+static void assert_figures(const char *when, const struct minion_queue *got,
+                           const struct minion_queue *want)
+{
+    if (got->total != want->total || got->done != want->done ||
+        got->lag != want->lag || got->pending != want->pending ||
+        got->dead != want->dead) {
+        fail_msg("%s: total %lld done %lld lag %lld pending %lld dead %lld; "
+                 "want %lld %lld %lld %lld %lld",
+                 when, got->total, got->done, got->lag, got->pending, got->dead,
+                 want->total, want->done, want->lag, want->pending, want->dead);
+    }
+}
+
+/* The engine's figures now, as the core asks for them. */
+static struct minion_queue ask(struct minion_instance *engine)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    minion_plugin_file.engine->queue(engine, &q);
+    return q;
+}
+
+/* A running minion, watched as the core's progress line would: once every
+ * held task is held (@holds of them), its figures are taken and the tasks
+ * let go; and @writer, the write end of a FIFO input, is closed. */
+struct watch {
+    struct minion_instance *engine;
+    size_t holds;
+    int writer;
+    int seen;
+    struct minion_queue held; /* the figures then */
+};
+
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    struct watch *w = arg;
+    struct minion_queue q = ask(w->engine);
+
+    if (w->seen || holder.n < w->holds) {
+        return;
+    }
+    w->seen = 1;
+    w->held = q;
+    if (w->writer >= 0) {
+        close(w->writer);
+        w->writer = -1;
+    }
+    holder_release();
+}
+
+/* One minion: the file engine with @settings, the holder callback and the
+ * scripted reporter, under @ctx, watched by @w. Fills @after with the
+ * engine's figures once it stopped. Returns the minion's exit status. */
+static int run_watched(const char *const *settings,
+                       const struct minion_context *ctx, struct watch *w,
+                       struct minion_queue *before, struct minion_queue *after)
+{
+    const struct timeval every = {0, 10000};
+    struct event_base *base = event_base_new();
+    struct minion_instance *engine, *callback, *reporter;
+    struct event *tick;
+    int rc;
+
+    assert_non_null(base);
+    harness_reset();
+    memset(&holder, 0, sizeof(holder));
+    reporter = harness_up(&harness_reporter, NULL, ctx, base);
+    callback = harness_up(&holder_callback, NULL, ctx, base);
+    engine = harness_up(&minion_plugin_file, settings, ctx, base);
+    *before = ask(engine);
+    w->engine = engine;
+    tick = event_new(base, -1, EV_PERSIST, on_watch, w);
+    assert_non_null(tick);
+    evtimer_add(tick, &every);
+    rc = harness_run(base, ctx, engine, callback, &reporter, 1, LIMIT_S);
+    event_free(tick);
+    *after = ask(engine);
+    harness_free(engine);
+    harness_free(callback);
+    harness_free(reporter);
+    event_base_free(base);
+    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
+    return rc;
+}
+
+/* A plain file: total once the engine has its end in memory (a small file:
+ * at its first read), done and dead as settled here, lag the lines not
+ * taken yet, pending those running. */
+static void plain_file_queue_figures(void **state)
+{
+    struct fx *fx = *state;
+    const char *settings[] = {fx->file_set, NULL};
+    struct minion_context ctx;
+    struct watch w = {.holds = 2, .writer = -1};
+    struct minion_queue before, after, want, q;
+
+    /* Six params (a blank line is none, a last line without "\n" is one).
+     * Two slots: a ok, b dead, then c and d hold them both. */
+    harness_write_file(fx->input,
+                       "ok a\nreject b\nhold c\n\nhold d\nok e\nok f");
+    harness_context(&ctx);
+    ctx.concurrency = 2;
+    assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 4);
+    want = figures(-1, 0, -1, 0, 0); /* nothing read before a request */
+    assert_figures("before", &before, &want);
+    assert_true(w.seen);
+    want = figures(6, 2, 2, 2, 1);
+    assert_figures("while held", &w.held, &want);
+    want = figures(6, 6, 0, 0, 1);
+    assert_figures("at the end", &after, &want);
+
+    /* A caller built before pending was added: pending and dead are not
+     * written. */
+    q = figures(-7, -7, -7, -7, -7);
+    q.size = (unsigned)offsetof(struct minion_queue, pending);
+    harness_write_file(fx->input, "ok a\n");
+    {
+        struct event_base *base = event_base_new();
+        struct minion_instance *engine =
+            harness_up(&minion_plugin_file, settings, &ctx, base);
+
+        minion_plugin_file.engine->queue(engine, &q);
+        harness_free(engine);
+        event_base_free(base);
+    }
+    assert_int_equal(q.size, offsetof(struct minion_queue, pending));
+    assert_int_equal(q.total, -1);
+    assert_int_equal(q.done, 0);
+    assert_int_equal(q.lag, -1);
+    assert_int_equal(q.pending, -7);
+    assert_int_equal(q.dead, -7);
+}
+
+/* A FIFO: the total is unknown until its writer closes it, then known. */
+static void fifo_total_known_at_eof(void **state)
+{
+    struct fx *fx = *state;
+    const char *settings[] = {fx->file_set, NULL};
+    const char *text = "ok 1\nhold 2\nok 3\n";
+    struct minion_context ctx;
+    struct watch w = {.holds = 1, .writer = -1};
+    struct minion_queue before, after, want;
+    struct event_base *base;
+    struct minion_instance *engine, *callback, *reporter;
+    const struct timeval every = {0, 10000};
+    struct event *tick;
+    int rc;
+
+    assert_int_equal(mkfifo(fx->input, 0600), 0);
+    harness_context(&ctx);
+    harness_reset();
+    memset(&holder, 0, sizeof(holder));
+    base = event_base_new();
+    assert_non_null(base);
+    reporter = harness_up(&harness_reporter, NULL, &ctx, base);
+    callback = harness_up(&holder_callback, NULL, &ctx, base);
+    engine = harness_up(&minion_plugin_file, settings, &ctx, base);
+    /* The engine has the read end open: the writer does not wait. */
+    w.writer = open(fx->input, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    assert_true(w.writer >= 0);
+    assert_int_equal(write(w.writer, text, strlen(text)), strlen(text));
+    before = ask(engine);
+    w.engine = engine;
+    tick = event_new(base, -1, EV_PERSIST, on_watch, &w);
+    assert_non_null(tick);
+    evtimer_add(tick, &every);
+    rc = harness_run(base, &ctx, engine, callback, &reporter, 1, LIMIT_S);
+    event_free(tick);
+    after = ask(engine);
+    harness_free(engine);
+    harness_free(callback);
+    harness_free(reporter);
+    event_base_free(base);
+    assert_int_equal(rc, 0);
+
+    want = figures(-1, 0, -1, 0, 0);
+    assert_figures("before", &before, &want);
+    assert_true(w.seen);
+    want = figures(-1, 1, -1, 1, 0);
+    assert_figures("while held, writer open", &w.held, &want);
+    want = figures(3, 3, 0, 0, 0);
+    assert_figures("at the end", &after, &want);
+}
+
+/* A dry run shows each line once and drops it: shown is done. */
+static void dry_run_counts_shown_lines(void **state)
+{
+    struct fx *fx = *state;
+    const char *settings[] = {fx->file_set, NULL};
+    struct minion_context ctx;
+    struct watch w = {.holds = HOLD_MAX, .writer = -1};
+    struct minion_queue before, after, want;
+
+    harness_write_file(fx->input, "ok 1\nok 2\nok 3\n");
+    harness_context(&ctx);
+    ctx.dry_run = 1;
+    assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 0);
+    want = figures(3, 3, 0, 0, 0);
+    assert_figures("at the end", &after, &want);
+}
+
+/* With a state directory the figures are this minion's: the total stays
+ * unknown (the file is shared and may grow), and the lag is known only
+ * once a claim found the end of the file. */
+static void state_queue_figures(void **state)
+{
+    struct fx *fx = *state;
+    const char *settings[] = {fx->file_set, fx->state_set, NULL};
+    struct minion_context ctx;
+    struct watch w = {.holds = 2, .writer = -1};
+    struct minion_queue before, after, want;
+
+    harness_write_file(fx->input,
+                       "ok 1\nreject 2\nhold 3\nhold 4\nok 5\nok 6\n");
+    harness_context(&ctx);
+    ctx.minion_id = "q";
+    ctx.concurrency = 2;
+    assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 4);
+    want = figures(-1, 0, -1, 0, 0);
+    assert_figures("before", &before, &want);
+    assert_true(w.seen);
+    want = figures(-1, 2, -1, 2, 1);
+    assert_figures("while held", &w.held, &want);
+    want = figures(-1, 6, 0, 0, 1);
+    assert_figures("at the end", &after, &want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +633,13 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             state_released_line_waits_for_the_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(plain_file_queue_figures, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(fifo_total_known_at_eof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(dry_run_counts_shown_lines, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(state_queue_figures, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -446,6 +446,279 @@ static void released_entry_stays_pending(void **state)
     assert_int_equal(pending("s3"), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Queue figures                                                             */
+
+/* A callback that holds the "hold..." params until the test lets them go,
+ * rejects the "reject..." ones and runs the rest ok. */
+#define HOLD_MAX 8
+
+static struct {
+    minion_task *held[HOLD_MAX];
+    size_t n;
+} holder;
+
+static int starts_with(const char *p, size_t len, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return len >= n && memcmp(p, prefix, n) == 0;
+}
+
+static void holder_process(struct minion_instance *inst, minion_task *task)
+{
+    size_t len;
+    const char *p = minion_task_param(task, &len);
+
+    if (starts_with(p, len, "hold")) {
+        assert_true(holder.n < HOLD_MAX);
+        holder.held[holder.n++] = task;
+    } else if (starts_with(p, len, "reject")) {
+        minion_task_done(task, MINION_REJECT);
+    } else {
+        minion_task_done(task, MINION_OK);
+    }
+}
+
+/* A stop cancels what is still held. */
+static void holder_cancel(struct minion_instance *inst, minion_task *task)
+{
+    for (size_t i = 0; i < holder.n; i++) {
+        if (holder.held[i] == task) {
+            holder.held[i] = holder.held[--holder.n];
+            break;
+        }
+    }
+    minion_task_done(task, MINION_RETRY);
+}
+
+/* End every held task ok. */
+static void holder_release(void)
+{
+    minion_task *held[HOLD_MAX];
+    size_t n = holder.n;
+
+    /* Ending one may start the next, which may be held in turn. */
+    memcpy(held, holder.held, n * sizeof(*held));
+    holder.n = 0;
+    for (size_t i = 0; i < n; i++) {
+        minion_task_done(held[i], MINION_OK);
+    }
+}
+
+static const struct minion_callback_ops holder_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = holder_process,
+    .cancel = holder_cancel,
+};
+
+static const struct minion_plugin holder_callback = {
+    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
+    .name = "holder",
+    .callback = &holder_ops,
+};
+
+static struct minion_queue figures(long long total, long long done,
+                                   long long lag, long long pending,
+                                   long long dead)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    q.total = total;
+    q.done = done;
+    q.lag = lag;
+    q.pending = pending;
+    q.dead = dead;
+    return q;
+}
+
+static int same(const struct minion_queue *a, const struct minion_queue *b)
+{
+    return a->total == b->total && a->done == b->done && a->lag == b->lag &&
+           a->pending == b->pending && a->dead == b->dead;
+}
+
+/* The engine's figures now, as the core asks for them. */
+static struct minion_queue ask(struct minion_instance *engine)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    minion_plugin_redis.engine->queue(engine, &q);
+    return q;
+}
+
+static void fail_figures(const char *when, const struct minion_queue *got,
+                         const struct minion_queue *want)
+{
+    fail_msg("%s: total %lld done %lld lag %lld pending %lld dead %lld; want "
+             "%lld %lld %lld %lld %lld",
+             when, got->total, got->done, got->lag, got->pending, got->dead,
+             want->total, want->done, want->lag, want->pending, want->dead);
+}
+
+/* Ask @engine for its figures, running @base in between, until they are
+ * @want; failing the test after LIMIT_S seconds. */
+static void await_figures(struct event_base *base,
+                          struct minion_instance *engine,
+                          struct minion_queue want)
+{
+    const struct timeval tick = {0, 20000};
+    double end = minion_now() + LIMIT_S;
+    struct minion_queue q;
+
+    for (;;) {
+        q = ask(engine);
+        if (same(&q, &want)) {
+            return;
+        }
+        if (minion_now() > end) {
+            fail_figures("figures never came", &q, &want);
+        }
+        event_base_loopexit(base, &tick);
+        event_base_dispatch(base);
+    }
+}
+
+/* What the watch of a running minion waits for, phase by phase. */
+struct watch {
+    struct minion_instance *engine;
+    struct minion_queue want[2];
+    int phase; /* 2: both seen */
+    struct minion_queue last;
+};
+
+/* Ask as the core's progress line does. The first figures wanted seen, let
+ * the held tasks go; the second, stop the minion. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    struct watch *w = arg;
+
+    w->last = ask(w->engine);
+    if (w->phase < 2 && same(&w->last, &w->want[w->phase])) {
+        if (w->phase++ == 0) {
+            holder_release();
+        } else {
+            raise(SIGTERM);
+        }
+    }
+}
+
+/* A minion's queue() gives the group's figures as the minion works: none
+ * before the first fetch, then total (entries-added), done (read by the
+ * group and settled: acked or dead-lettered), lag, pending (held by the
+ * minion, running) and the dead letters, refreshed in the background. */
+static void queue_figures_follow_the_group(void **state)
+{
+    static const char *params[] = {"ok 1",   "reject 2", "ok 3", "hold 4",
+                                   "hold 5", "ok 6",     "ok 7"};
+    const char *settings[] = {srv.url, "REDIS_STREAM=s5", NULL};
+    const struct timeval every = {0, 20000};
+    struct event_base *base = event_base_new();
+    struct minion_instance *engine, *callback, *reporter;
+    struct minion_context ctx;
+    struct minion_queue none = MINION_QUEUE_INIT, q;
+    struct watch w = {0};
+    struct event *tick;
+    char id[64];
+    int rc;
+
+    for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        add("s5", params[i], id, sizeof(id));
+    }
+    harness_context(&ctx);
+    ctx.minion_id = "q1";
+    ctx.concurrency = 2;
+    reporter = harness_up(&harness_reporter, NULL, &ctx, base);
+    callback = harness_up(&holder_callback, NULL, &ctx, base);
+    engine = harness_up(&minion_plugin_redis, settings, &ctx, base);
+    q = ask(engine);
+    assert_true(same(&q, &none));
+
+    /* Two slots: 1 ok, 2 dead, 3 ok, then 4 and 5 hold them both, so 6
+     * and 7 are not read. */
+    w.engine = engine;
+    w.want[0] = figures(7, 3, 2, 2, 1);
+    w.want[1] = figures(7, 7, 0, 0, 1);
+    tick = event_new(base, -1, EV_PERSIST, on_watch, &w);
+    assert_non_null(tick);
+    evtimer_add(tick, &every);
+    rc = harness_run(base, &ctx, engine, callback, &reporter, 1, LIMIT_S);
+    event_free(tick);
+    if (w.phase < 2) {
+        fail_figures(w.phase ? "after the release" : "while held", &w.last,
+                     &w.want[w.phase]);
+    }
+    assert_int_not_equal(rc, HARNESS_TIMED_OUT);
+    /* Stopped: the last figures stay, and nothing is fetched any more. */
+    q = ask(engine);
+    assert_true(same(&q, &w.want[1]));
+    harness_free(engine);
+    harness_free(callback);
+    harness_free(reporter);
+    event_base_free(base);
+    assert_int_equal(pending("s5"), 0);
+    assert_int_equal(length("s5:dead"), 1);
+}
+
+/* Zeros for a stream that does not exist; before the group does, the
+ * whole stream is lag. A dry run fetches them too (read-only commands),
+ * a caller with an older, smaller struct gets only what it holds, and an
+ * engine destroyed with a fetch out is left by its callbacks alone. */
+static void queue_figures_of_a_missing_stream_and_group(void **state)
+{
+    const char *settings[] = {srv.url, "REDIS_STREAM=s6", NULL};
+    struct event_base *base = event_base_new();
+    struct minion_instance *engine;
+    struct minion_context ctx;
+    struct minion_queue q;
+    char ids[3][64];
+    redisReply *r;
+
+    harness_context(&ctx);
+    ctx.minion_id = "q2";
+    ctx.dry_run = 1;
+    engine = harness_up(&minion_plugin_redis, settings, &ctx, base);
+    await_figures(base, engine, figures(0, 0, 0, 0, 0));
+
+    add("s6", "a", ids[0], sizeof(ids[0]));
+    add("s6", "b", ids[1], sizeof(ids[1]));
+    add("s6", "c", ids[2], sizeof(ids[2]));
+    await_figures(base, engine, figures(3, 0, 3, 0, 0));
+
+    /* Another consumer reads two and acks one; one dead letter. */
+    freeReplyObject(command("XGROUP CREATE s6 minions 0"));
+    r = command("XREADGROUP GROUP minions x COUNT 2 STREAMS s6 >");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    r = command("XACK s6 minions %s", ids[0]);
+    assert_int_equal(r->integer, 1);
+    freeReplyObject(r);
+    add("s6:dead", "z", ids[0], sizeof(ids[0]));
+    await_figures(base, engine, figures(3, 1, 1, 1, 1));
+    /* A dry run changed nothing. */
+    assert_int_equal(length("s6"), 3);
+    assert_int_equal(pending("s6"), 1);
+
+    /* A caller built before lag was added: lag and what follows are not
+     * written. */
+    q = figures(-7, -7, -7, -7, -7);
+    q.size = (unsigned)offsetof(struct minion_queue, lag);
+    minion_plugin_redis.engine->queue(engine, &q);
+    assert_int_equal(q.size, offsetof(struct minion_queue, lag));
+    assert_int_equal(q.total, 3);
+    assert_int_equal(q.done, 1);
+    assert_int_equal(q.lag, -7);
+    assert_int_equal(q.pending, -7);
+    assert_int_equal(q.dead, -7);
+
+    /* Stale figures: this ask sends a fetch, and destroy() comes before
+     * its replies (ASan watches what their callbacks touch). */
+    sleep_ms(1100);
+    ask(engine);
+    harness_free(engine);
+    event_base_free(base);
+}
+
 /* init() refuses settings that cannot work; start() a server that is not
  * there. */
 static void bad_setups_are_refused(void **state)
@@ -481,6 +754,9 @@ int main(void)
         cmocka_unit_test_setup(entries_are_delivered_and_acked, setup),
         cmocka_unit_test_setup(failures_are_retried_then_dead_lettered, setup),
         cmocka_unit_test_setup(released_entry_stays_pending, setup),
+        cmocka_unit_test_setup(queue_figures_follow_the_group, setup),
+        cmocka_unit_test_setup(queue_figures_of_a_missing_stream_and_group,
+                               setup),
         cmocka_unit_test_setup(bad_setups_are_refused, setup),
     };
     const char *ci = getenv("CI");
