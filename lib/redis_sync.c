@@ -38,6 +38,20 @@ redisReply *redis_sync_command(redisContext *c, double timeout, int argc,
     return reply;
 }
 
+redisReply *redis_sync_reply(redisContext *c, double timeout, const char *what,
+                             char *err, size_t errlen)
+{
+    void *reply = NULL;
+    char why[64];
+
+    if (redisGetReply(c, &reply) != REDIS_OK || !reply) {
+        snprintf(err, errlen, "%s: %s", what,
+                 no_reply(c, timeout, why, sizeof(why)));
+        return NULL;
+    }
+    return reply;
+}
+
 /* One set-up command; its reply is not wanted. */
 static int setup(redisContext *c, double timeout, int argc, const char **argv,
                  const char *where, char *err, size_t errlen)

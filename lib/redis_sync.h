@@ -27,4 +27,13 @@ redisContext *redis_sync_connect(const struct redis_url *u,
 redisReply *redis_sync_command(redisContext *c, double timeout, int argc,
                                const char **argv, char *err, size_t errlen);
 
+/* The next reply of a pipeline on @c (commands queued with
+ * redisAppendCommandArgv): error replies are returned too, since in a
+ * pipeline each command's caller decides what its error means. @what names
+ * the command in the message. Returns: the reply, freed with
+ * freeReplyObject(), or NULL with one line in @err ("XRANGE: no reply
+ * within 30s") when the connection failed; @c is then unusable. */
+redisReply *redis_sync_reply(redisContext *c, double timeout, const char *what,
+                             char *err, size_t errlen);
+
 #endif
