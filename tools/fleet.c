@@ -50,3 +50,20 @@ void fleet_clear(struct fleet *f)
     free(f->errors);
     fleet_init(f, source, where);
 }
+
+double fleet_done(const struct fleet *f)
+{
+    double sum = 0;
+    int known = 0;
+
+    if (f->ok >= 0) {
+        sum += f->ok, known = 1;
+    }
+    if (f->failed >= 0) {
+        sum += f->failed, known = 1;
+    }
+    if (f->dead >= 0) {
+        sum += f->dead, known = 1;
+    }
+    return known ? sum : FLEET_UNKNOWN;
+}

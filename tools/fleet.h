@@ -87,6 +87,8 @@ struct fleet {
 void fleet_init(struct fleet *f, const char *source, const char *where);
 /* Free what @f holds and empty it again. */
 void fleet_clear(struct fleet *f);
+/* ok + failed + dead, or FLEET_UNKNOWN when none of them is known. */
+double fleet_done(const struct fleet *f);
 
 struct fleet_source {
     /* Refill @f from what is new since the last call. Returns 0, or -1
@@ -110,9 +112,9 @@ struct fleet_source *redis_source_new(struct settings *cfg);
 void fleet_print_table(const struct fleet *f, FILE *out);
 cJSON *fleet_json(const struct fleet *f);
 
-/* watch.c: refresh every @interval seconds until q, Ctrl-C or SIGTERM;
- * full-screen on a terminal, one plain line per refresh otherwise.
- * Returns the exit status. */
+/* watch.c (and watch_frame.c): refresh every @interval seconds until q,
+ * Ctrl-C or SIGTERM; full-screen on a terminal, one plain line per refresh
+ * otherwise. Returns the exit status. */
 int watch_run(struct fleet_source *src, struct fleet *f, double interval);
 
 #endif

@@ -34,13 +34,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "figures.h"
 #include "fleet.h"
 #include "grow.h"
 #include "jsonl.h"
 #include "tools.h"
 
 #define SUFFIX ".jsonl"
-#define WINDOW_S 60.0   /* the "last minute" of rate_1m */
 #define TOP_ERRORS 10   /* error texts kept in struct fleet */
 #define CHUNK (1 << 20) /* bytes per read(2) */
 #define HEAD_BYTES 64   /* a file's first bytes, to notice a new file */
@@ -48,14 +48,6 @@
 #define FNV_PRIME 1099511628211ULL
 
 enum status { OK, FAILED, DEAD, RELEASED };
-
-/* Doubles, the first @sorted of them in order: a refresh sorts only the
- * new tail and merges it in. */
-struct dvec {
-    double *v;
-    size_t n, cap, sorted;
-    double sum;
-};
 
 struct span {
     double start, end;
@@ -66,8 +58,8 @@ struct group {
     size_t id_len, uid_len;
     char *nodename, *oar_job_id, *slurm_job_id, *slurm_array_task_id;
     unsigned long ok, failed, dead;
-    struct dvec dur;           /* durations of finished runs */
-    struct dvec end;           /* when they finished; never sorted */
+    struct figures_values dur; /* durations of finished runs */
+    struct figures_values end; /* when they finished; never sorted */
     double started, last_seen; /* NAN until seen */
     double p50, mean, p95, rate_1m, rate_all;
     int dirty; /* new runs since the figures were computed */
@@ -120,7 +112,7 @@ struct reports {
     struct table error_index;
     struct group *last; /* lines come file by file: nearly always it */
     unsigned long ok, failed, dead, malformed;
-    struct dvec dur, end;
+    struct figures_values dur, end;
     struct span *spans; /* every run, released ones too */
     size_t n_spans, cap_spans;
     double first_start, newest; /* NAN until seen */
@@ -138,130 +130,6 @@ struct reports {
 };
 
 /* ---- small containers ------------------------------------------------ */
-
-static int dvec_push(struct dvec *d, double v)
-{
-    if (d->n == d->cap && grow(&d->v, &d->cap, d->n + 1, sizeof(*d->v), 64)) {
-        return -ENOMEM;
-    }
-    d->v[d->n++] = v;
-    d->sum += v;
-    return 0;
-}
-
-static void dvec_fini(struct dvec *d)
-{
-    free(d->v);
-    memset(d, 0, sizeof(*d));
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
-#define RADIX_BITS 11
-#define RADIX (1 << RADIX_BITS)
-
-/* Sort @n durations. They are never negative, and the bits of
- * non-negative doubles order as unsigned integers do: a radix sort is
- * several times faster than qsort() on the million runs of a big sweep.
- * Returns 0 or -ENOMEM. */
-static int sort_durations(double *v, size_t n)
-{
-    uint64_t *a, *b, *t;
-    size_t count[RADIX], i, sum, c;
-    unsigned shift;
-
-    if (n < 64) {
-        qsort(v, n, sizeof(*v), cmp_double);
-        return 0;
-    }
-    a = malloc(n * sizeof(*a));
-    b = malloc(n * sizeof(*b));
-    if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
-        return -ENOMEM;
-    }
-    memcpy(a, v, n * sizeof(*a));
-    for (shift = 0; shift < 64; shift += RADIX_BITS) {
-        memset(count, 0, sizeof(count));
-        for (i = 0; i < n; i++) {
-            count[(a[i] >> shift) & (RADIX - 1)]++;
-        }
-        if (count[(a[0] >> shift) & (RADIX - 1)] == n) {
-            continue; /* one digit for all: nothing to move */
-        }
-        for (i = 0, sum = 0; i < RADIX; i++) {
-            c = count[i];
-            count[i] = sum;
-            sum += c;
-        }
-        for (i = 0; i < n; i++) {
-            b[count[(a[i] >> shift) & (RADIX - 1)]++] = a[i];
-        }
-        t = a;
-        a = b;
-        b = t;
-    }
-    memcpy(v, a, n * sizeof(*v));
-    free(a);
-    free(b);
-    return 0;
-}
-
-/* Sort what was pushed since the last call and merge it into the sorted
- * part: a refresh after a few new runs costs one pass, not a sort. */
-static int dvec_sort(struct dvec *d)
-{
-    size_t a = d->sorted, b = d->n - d->sorted, i, j, k;
-    double *tail;
-
-    if (b == 0) {
-        return 0;
-    }
-    if (sort_durations(d->v + a, b) < 0) {
-        return -ENOMEM;
-    }
-    if (a > 0 && d->v[a - 1] > d->v[a]) {
-        tail = malloc(b * sizeof(*tail));
-        if (tail == NULL) {
-            return -ENOMEM;
-        }
-        memcpy(tail, d->v + a, b * sizeof(*tail));
-        /* From the back, so the sorted part is never overwritten unread. */
-        i = a;
-        j = b;
-        k = a + b;
-        while (j > 0) {
-            if (i > 0 && d->v[i - 1] > tail[j - 1]) {
-                d->v[--k] = d->v[--i];
-            } else {
-                d->v[--k] = tail[--j];
-            }
-        }
-        free(tail);
-    }
-    d->sorted = d->n;
-    return 0;
-}
-
-/* The nearest-rank percentile of sorted @d: the smallest value with at
- * least @pct % of the values at or below it. Integer arithmetic: 0.95 is
- * no exact double, and 20 values must give the 19th. */
-static double percentile(const struct dvec *d, size_t pct)
-{
-    size_t rank;
-
-    if (d->n == 0) {
-        return FLEET_UNKNOWN;
-    }
-    rank = (d->n * pct + 99) / 100;
-    return d->v[rank > 0 ? rank - 1 : 0];
-}
 
 static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
 {
@@ -559,12 +427,12 @@ static int add_times(struct reports *s, struct group *g,
     if (st == RELEASED) {
         return 0;
     }
-    if (isfinite(r->end) &&
-        (dvec_push(&g->end, r->end) < 0 || dvec_push(&s->end, r->end) < 0)) {
+    if (isfinite(r->end) && (figures_add(&g->end, r->end) < 0 ||
+                             figures_add(&s->end, r->end) < 0)) {
         return -ENOMEM;
     }
-    if (both && (dvec_push(&g->dur, r->end - r->start) < 0 ||
-                 dvec_push(&s->dur, r->end - r->start) < 0)) {
+    if (both && (figures_add(&g->dur, r->end - r->start) < 0 ||
+                 figures_add(&s->dur, r->end - r->start) < 0)) {
         return -ENOMEM;
     }
     return 0;
@@ -642,8 +510,8 @@ static void forget_all(struct reports *s)
         free(g->oar_job_id);
         free(g->slurm_job_id);
         free(g->slurm_array_task_id);
-        dvec_fini(&g->dur);
-        dvec_fini(&g->end);
+        figures_values_fini(&g->dur);
+        figures_values_fini(&g->end);
         free(g);
     }
     s->n_groups = 0;
@@ -657,8 +525,8 @@ static void forget_all(struct reports *s)
     s->n_errors = 0;
     table_fini(&s->group_index);
     table_fini(&s->error_index);
-    dvec_fini(&s->dur);
-    dvec_fini(&s->end);
+    figures_values_fini(&s->dur);
+    figures_values_fini(&s->end);
     s->n_spans = 0;
     s->ok = s->failed = s->dead = s->malformed = 0;
     s->first_start = s->newest = NAN;
@@ -1039,13 +907,12 @@ static int cmp_groups(const void *a, const void *b)
     return strcmp(x->uid, y->uid);
 }
 
-/* Finished runs per second over the WINDOW_S seconds up to s->newest
- * (those that ended after its start), or since @started when that is
- * later. */
-static double rate_1m(const struct reports *s, const struct dvec *end,
+/* Finished runs per second over the minute up to s->newest (those that
+ * ended after its start), or since @started when that is later. */
+static double rate_1m(const struct reports *s, const struct figures_values *end,
                       double started)
 {
-    double from = s->newest - WINDOW_S, window;
+    double from = s->newest - FIGURES_MINUTE_S, window;
     size_t i, count = 0;
 
     for (i = 0; i < end->n; i++) {
@@ -1056,42 +923,6 @@ static double rate_1m(const struct reports *s, const struct dvec *end,
     }
     window = s->newest - from;
     return window > 0 ? (double)count / window : FLEET_UNKNOWN;
-}
-
-static double rate_all(double runs, double started, double last)
-{
-    double span = last - started;
-
-    return isfinite(span) && span > 0 ? runs / span : FLEET_UNKNOWN;
-}
-
-/* The smallest round step that fits the span in FLEET_SERIES_MAX points. */
-static double chart_step(double first, double last)
-{
-    static const double steps[] = {
-        1,     2,     5,      10,     15,      30,      60,    120,
-        300,   600,   900,    1800,   3600,    7200,    10800, 21600,
-        43200, 86400, 172800, 604800, 2592000, 31536000};
-    double step = 0;
-    size_t i;
-
-    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        step = steps[i];
-        if (floor(last / step) - floor(first / step) < FLEET_SERIES_MAX) {
-            return step;
-        }
-    }
-    while (floor(last / step) - floor(first / step) >= FLEET_SERIES_MAX) {
-        step *= 2;
-    }
-    return step;
-}
-
-static size_t bin_of(double t, double step, double b0, size_t n)
-{
-    double i = floor(t / step) - b0;
-
-    return i <= 0 ? 0 : i >= (double)n ? n - 1 : (size_t)i;
 }
 
 /* The rate chart counts runs by the step they ended in; the in-flight
@@ -1109,19 +940,19 @@ static void compute_charts(struct reports *s)
         s->newest < s->first_start) {
         return;
     }
-    step = chart_step(s->first_start, s->newest);
+    step = figures_chart_step(s->first_start, s->newest);
     b0 = floor(s->first_start / step);
     n = (size_t)(floor(s->newest / step) - b0) + 1;
     memset(rate, 0, n * sizeof(*rate));
     memset(fly, 0, n * sizeof(*fly));
     for (i = 0; i < s->end.n; i++) {
-        rate[bin_of(s->end.v[i], step, b0, n)] += 1;
+        rate[figures_chart_bin(s->end.v[i], step, b0, n)] += 1;
     }
     for (i = 0; i < s->n_spans; i++) {
         const struct span *sp = &s->spans[i];
 
-        ia = bin_of(sp->start, step, b0, n);
-        ib = bin_of(sp->end, step, b0, n);
+        ia = figures_chart_bin(sp->start, step, b0, n);
+        ib = figures_chart_bin(sp->end, step, b0, n);
         if (ia == ib) {
             fly[ia] += sp->end - sp->start;
             continue;
@@ -1171,12 +1002,13 @@ static void compute_top(struct reports *s)
     }
 }
 
-static void compute_durations(struct dvec *d, double *p50, double *mean,
-                              double *p95)
+static void compute_durations(struct figures_values *d, double *p50,
+                              double *mean, double *p95)
 {
-    *p50 = percentile(d, 50);
-    *p95 = percentile(d, 95);
-    *mean = d->n > 0 ? d->sum / (double)d->n : FLEET_UNKNOWN;
+    figures_sort(d);
+    *p50 = figures_percentile(d, 50);
+    *p95 = figures_percentile(d, 95);
+    *mean = figures_mean(d);
 }
 
 static int compute(struct reports *s)
@@ -1201,19 +1033,13 @@ static int compute(struct reports *s)
         if (!g->dirty) {
             continue;
         }
-        if (dvec_sort(&g->dur) < 0) {
-            return -ENOMEM;
-        }
         compute_durations(&g->dur, &g->p50, &g->mean, &g->p95);
-        g->rate_all = rate_all((double)g->end.n, g->started, g->last_seen);
+        g->rate_all = figures_rate((double)g->end.n, g->started, g->last_seen);
         g->dirty = 0;
-    }
-    if (dvec_sort(&s->dur) < 0) {
-        return -ENOMEM;
     }
     compute_durations(&s->dur, &s->p50, &s->mean, &s->p95);
     s->rate_1m = rate_1m(s, &s->end, s->first_start);
-    s->rate_all = rate_all((double)s->end.n, s->first_start, s->newest);
+    s->rate_all = figures_rate((double)s->end.n, s->first_start, s->newest);
     compute_charts(s);
     compute_top(s);
     s->changed = 0;

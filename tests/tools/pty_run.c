@@ -258,6 +258,20 @@ static int stop_child(pid_t child)
     return status;
 }
 
+/* Free the events of the script: their texts, but -x's command, which is
+ * argv's. */
+static void free_events(struct event *ev, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (ev[i].opt != 'x') {
+            free(ev[i].text);
+        }
+    }
+    free(ev);
+}
+
 int main(int argc, char **argv)
 {
     struct event *ev;
@@ -382,6 +396,7 @@ int main(int argc, char **argv)
                 describe(&ev[cur]);
             }
             stop_child(child);
+            free_events(ev, n_ev);
             return EXIT_TIMEOUT;
         }
         if (cur < n_ev) {
@@ -402,6 +417,7 @@ int main(int argc, char **argv)
                 if (system(e->text) != 0) {
                     fprintf(stderr, "%s: -x '%s' failed\n", me, e->text);
                     stop_child(child);
+                    free_events(ev, n_ev);
                     return EXIT_FAIL;
                 }
                 done = 1;
@@ -437,8 +453,10 @@ int main(int argc, char **argv)
     if (cur < n_ev) {
         fprintf(stderr, "%s: the program ended before the script did\n", me);
         describe(&ev[cur]);
+        free_events(ev, n_ev);
         return EXIT_FAIL;
     }
+    free_events(ev, n_ev);
     if (WIFSIGNALED(status)) {
         return 128 + WTERMSIG(status);
     }
