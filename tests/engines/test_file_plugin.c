@@ -308,89 +308,6 @@ static void state_released_line_waits_for_the_restart(void **state)
 /* ------------------------------------------------------------------------ */
 /* Queue figures                                                             */
 
-/* A callback that holds the "hold..." params until the test lets them go,
- * rejects the "reject..." ones and runs the rest ok. */
-#define HOLD_MAX 8
-
-static struct {
-    minion_task *held[HOLD_MAX];
-    size_t n;
-} holder;
-
-static int starts_with(const char *p, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    return len >= n && memcmp(p, prefix, n) == 0;
-}
-
-static void holder_process(struct minion_instance *inst, minion_task *task)
-{
-    size_t len;
-    const char *p = minion_task_param(task, &len);
-
-    if (starts_with(p, len, "hold")) {
-        assert_true(holder.n < HOLD_MAX);
-        holder.held[holder.n++] = task;
-    } else if (starts_with(p, len, "reject")) {
-        minion_task_done(task, MINION_REJECT);
-    } else {
-        minion_task_done(task, MINION_OK);
-    }
-}
-
-/* A stop cancels what is still held. */
-static void holder_cancel(struct minion_instance *inst, minion_task *task)
-{
-    for (size_t i = 0; i < holder.n; i++) {
-        if (holder.held[i] == task) {
-            holder.held[i] = holder.held[--holder.n];
-            break;
-        }
-    }
-    minion_task_done(task, MINION_RETRY);
-}
-
-/* End every held task ok. */
-static void holder_release(void)
-{
-    minion_task *held[HOLD_MAX];
-    size_t n = holder.n;
-
-    /* Ending one may start the next, which may be held in turn. */
-    memcpy(held, holder.held, n * sizeof(*held));
-    holder.n = 0;
-    for (size_t i = 0; i < n; i++) {
-        minion_task_done(held[i], MINION_OK);
-    }
-}
-
-static const struct minion_callback_ops holder_ops = {
-    MINION_OPS_HEADER(struct minion_callback_ops),
-    .process = holder_process,
-    .cancel = holder_cancel,
-};
-
-static const struct minion_plugin holder_callback = {
-    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
-    .name = "holder",
-    .callback = &holder_ops,
-};
-
-static struct minion_queue figures(long long total, long long done,
-                                   long long lag, long long pending,
-                                   long long dead)
-{
-    struct minion_queue q = MINION_QUEUE_INIT;
-
-    q.total = total;
-    q.done = done;
-    q.lag = lag;
-    q.pending = pending;
-    q.dead = dead;
-    return q;
-}
-
 /* Fails the test unless @got is @want. */
 static void assert_figures(const char *when, const struct minion_queue *got,
                            const struct minion_queue *want)
@@ -430,7 +347,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     struct watch *w = arg;
     struct minion_queue q = ask(w->engine);
 
-    if (w->seen || holder.n < w->holds) {
+    if (w->seen || harness_w.n_held < w->holds) {
         return;
     }
     w->seen = 1;
@@ -439,7 +356,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
         close(w->writer);
         w->writer = -1;
     }
-    holder_release();
+    harness_holder_release();
 }
 
 /* One minion: the file engine with @settings, the holder callback and the
@@ -457,9 +374,8 @@ static int run_watched(const char *const *settings,
 
     assert_non_null(base);
     harness_reset();
-    memset(&holder, 0, sizeof(holder));
     reporter = harness_up(&harness_reporter, NULL, ctx, base);
-    callback = harness_up(&holder_callback, NULL, ctx, base);
+    callback = harness_up(&harness_holder, NULL, ctx, base);
     engine = harness_up(&minion_plugin_file, settings, ctx, base);
     *before = ask(engine);
     w->engine = engine;
@@ -495,17 +411,17 @@ static void plain_file_queue_figures(void **state)
     harness_context(&ctx);
     ctx.concurrency = 2;
     assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 4);
-    want = figures(-1, 0, -1, 0, 0); /* nothing read before a request */
+    want = harness_queue(-1, 0, -1, 0, 0); /* nothing read before a request */
     assert_figures("before", &before, &want);
     assert_true(w.seen);
-    want = figures(6, 2, 2, 2, 1);
+    want = harness_queue(6, 2, 2, 2, 1);
     assert_figures("while held", &w.held, &want);
-    want = figures(6, 6, 0, 0, 1);
+    want = harness_queue(6, 6, 0, 0, 1);
     assert_figures("at the end", &after, &want);
 
     /* A caller built before pending was added: pending and dead are not
      * written. */
-    q = figures(-7, -7, -7, -7, -7);
+    q = harness_queue(-7, -7, -7, -7, -7);
     q.size = (unsigned)offsetof(struct minion_queue, pending);
     harness_write_file(fx->input, "ok a\n");
     {
@@ -543,11 +459,10 @@ static void fifo_total_known_at_eof(void **state)
     assert_int_equal(mkfifo(fx->input, 0600), 0);
     harness_context(&ctx);
     harness_reset();
-    memset(&holder, 0, sizeof(holder));
     base = event_base_new();
     assert_non_null(base);
     reporter = harness_up(&harness_reporter, NULL, &ctx, base);
-    callback = harness_up(&holder_callback, NULL, &ctx, base);
+    callback = harness_up(&harness_holder, NULL, &ctx, base);
     engine = harness_up(&minion_plugin_file, settings, &ctx, base);
     /* The engine has the read end open: the writer does not wait. */
     w.writer = open(fx->input, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -567,12 +482,12 @@ static void fifo_total_known_at_eof(void **state)
     event_base_free(base);
     assert_int_equal(rc, 0);
 
-    want = figures(-1, 0, -1, 0, 0);
+    want = harness_queue(-1, 0, -1, 0, 0);
     assert_figures("before", &before, &want);
     assert_true(w.seen);
-    want = figures(-1, 1, -1, 1, 0);
+    want = harness_queue(-1, 1, -1, 1, 0);
     assert_figures("while held, writer open", &w.held, &want);
-    want = figures(3, 3, 0, 0, 0);
+    want = harness_queue(3, 3, 0, 0, 0);
     assert_figures("at the end", &after, &want);
 }
 
@@ -582,14 +497,14 @@ static void dry_run_counts_shown_lines(void **state)
     struct fx *fx = *state;
     const char *settings[] = {fx->file_set, NULL};
     struct minion_context ctx;
-    struct watch w = {.holds = HOLD_MAX, .writer = -1};
+    struct watch w = {.holds = HARNESS_MAX, .writer = -1};
     struct minion_queue before, after, want;
 
     harness_write_file(fx->input, "ok 1\nok 2\nok 3\n");
     harness_context(&ctx);
     ctx.dry_run = 1;
     assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 0);
-    want = figures(3, 3, 0, 0, 0);
+    want = harness_queue(3, 3, 0, 0, 0);
     assert_figures("at the end", &after, &want);
 }
 
@@ -610,12 +525,12 @@ static void state_queue_figures(void **state)
     ctx.minion_id = "q";
     ctx.concurrency = 2;
     assert_int_equal(run_watched(settings, &ctx, &w, &before, &after), 4);
-    want = figures(-1, 0, -1, 0, 0);
+    want = harness_queue(-1, 0, -1, 0, 0);
     assert_figures("before", &before, &want);
     assert_true(w.seen);
-    want = figures(-1, 2, -1, 2, 1);
+    want = harness_queue(-1, 2, -1, 2, 1);
     assert_figures("while held", &w.held, &want);
-    want = figures(-1, 6, 0, 0, 1);
+    want = harness_queue(-1, 6, 0, 0, 1);
     assert_figures("at the end", &after, &want);
 }
 

@@ -449,89 +449,6 @@ static void released_entry_stays_pending(void **state)
 /* ------------------------------------------------------------------------ */
 /* Queue figures                                                             */
 
-/* A callback that holds the "hold..." params until the test lets them go,
- * rejects the "reject..." ones and runs the rest ok. */
-#define HOLD_MAX 8
-
-static struct {
-    minion_task *held[HOLD_MAX];
-    size_t n;
-} holder;
-
-static int starts_with(const char *p, size_t len, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    return len >= n && memcmp(p, prefix, n) == 0;
-}
-
-static void holder_process(struct minion_instance *inst, minion_task *task)
-{
-    size_t len;
-    const char *p = minion_task_param(task, &len);
-
-    if (starts_with(p, len, "hold")) {
-        assert_true(holder.n < HOLD_MAX);
-        holder.held[holder.n++] = task;
-    } else if (starts_with(p, len, "reject")) {
-        minion_task_done(task, MINION_REJECT);
-    } else {
-        minion_task_done(task, MINION_OK);
-    }
-}
-
-/* A stop cancels what is still held. */
-static void holder_cancel(struct minion_instance *inst, minion_task *task)
-{
-    for (size_t i = 0; i < holder.n; i++) {
-        if (holder.held[i] == task) {
-            holder.held[i] = holder.held[--holder.n];
-            break;
-        }
-    }
-    minion_task_done(task, MINION_RETRY);
-}
-
-/* End every held task ok. */
-static void holder_release(void)
-{
-    minion_task *held[HOLD_MAX];
-    size_t n = holder.n;
-
-    /* Ending one may start the next, which may be held in turn. */
-    memcpy(held, holder.held, n * sizeof(*held));
-    holder.n = 0;
-    for (size_t i = 0; i < n; i++) {
-        minion_task_done(held[i], MINION_OK);
-    }
-}
-
-static const struct minion_callback_ops holder_ops = {
-    MINION_OPS_HEADER(struct minion_callback_ops),
-    .process = holder_process,
-    .cancel = holder_cancel,
-};
-
-static const struct minion_plugin holder_callback = {
-    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
-    .name = "holder",
-    .callback = &holder_ops,
-};
-
-static struct minion_queue figures(long long total, long long done,
-                                   long long lag, long long pending,
-                                   long long dead)
-{
-    struct minion_queue q = MINION_QUEUE_INIT;
-
-    q.total = total;
-    q.done = done;
-    q.lag = lag;
-    q.pending = pending;
-    q.dead = dead;
-    return q;
-}
-
 static int same(const struct minion_queue *a, const struct minion_queue *b)
 {
     return a->total == b->total && a->done == b->done && a->lag == b->lag &&
@@ -596,7 +513,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     w->last = ask(w->engine);
     if (w->phase < 2 && same(&w->last, &w->want[w->phase])) {
         if (w->phase++ == 0) {
-            holder_release();
+            harness_holder_release();
         } else {
             raise(SIGTERM);
         }
@@ -629,7 +546,7 @@ static void queue_figures_follow_the_group(void **state)
     ctx.minion_id = "q1";
     ctx.concurrency = 2;
     reporter = harness_up(&harness_reporter, NULL, &ctx, base);
-    callback = harness_up(&holder_callback, NULL, &ctx, base);
+    callback = harness_up(&harness_holder, NULL, &ctx, base);
     engine = harness_up(&minion_plugin_redis, settings, &ctx, base);
     q = ask(engine);
     assert_true(same(&q, &none));
@@ -637,8 +554,8 @@ static void queue_figures_follow_the_group(void **state)
     /* Two slots: 1 ok, 2 dead, 3 ok, then 4 and 5 hold them both, so 6
      * and 7 are not read. */
     w.engine = engine;
-    w.want[0] = figures(7, 3, 2, 2, 1);
-    w.want[1] = figures(7, 7, 0, 0, 1);
+    w.want[0] = harness_queue(7, 3, 2, 2, 1);
+    w.want[1] = harness_queue(7, 7, 0, 0, 1);
     tick = event_new(base, -1, EV_PERSIST, on_watch, &w);
     assert_non_null(tick);
     evtimer_add(tick, &every);
@@ -678,12 +595,12 @@ static void queue_figures_of_a_missing_stream_and_group(void **state)
     ctx.minion_id = "q2";
     ctx.dry_run = 1;
     engine = harness_up(&minion_plugin_redis, settings, &ctx, base);
-    await_figures(base, engine, figures(0, 0, 0, 0, 0));
+    await_figures(base, engine, harness_queue(0, 0, 0, 0, 0));
 
     add("s6", "a", ids[0], sizeof(ids[0]));
     add("s6", "b", ids[1], sizeof(ids[1]));
     add("s6", "c", ids[2], sizeof(ids[2]));
-    await_figures(base, engine, figures(3, 0, 3, 0, 0));
+    await_figures(base, engine, harness_queue(3, 0, 3, 0, 0));
 
     /* Another consumer reads two and acks one; one dead letter. */
     freeReplyObject(command("XGROUP CREATE s6 minions 0"));
@@ -694,14 +611,14 @@ static void queue_figures_of_a_missing_stream_and_group(void **state)
     assert_int_equal(r->integer, 1);
     freeReplyObject(r);
     add("s6:dead", "z", ids[0], sizeof(ids[0]));
-    await_figures(base, engine, figures(3, 1, 1, 1, 1));
+    await_figures(base, engine, harness_queue(3, 1, 1, 1, 1));
     /* A dry run changed nothing. */
     assert_int_equal(length("s6"), 3);
     assert_int_equal(pending("s6"), 1);
 
     /* A caller built before lag was added: lag and what follows are not
      * written. */
-    q = figures(-7, -7, -7, -7, -7);
+    q = harness_queue(-7, -7, -7, -7, -7);
     q.size = (unsigned)offsetof(struct minion_queue, lag);
     minion_plugin_redis.engine->queue(engine, &q);
     assert_int_equal(q.size, offsetof(struct minion_queue, lag));

@@ -383,9 +383,12 @@ const struct minion_plugin harness_engine = {
 
 /* ---- the scripted callback */
 
-static int starts_with(const char *s, const char *prefix)
+/* Whether the @len bytes at @p begin with @prefix. */
+static int starts_with(const char *p, size_t len, const char *prefix)
 {
-    return strncmp(s, prefix, strlen(prefix)) == 0;
+    size_t n = strlen(prefix);
+
+    return len >= n && memcmp(p, prefix, n) == 0;
 }
 
 static void cb_end(minion_task *task, enum minion_outcome outcome)
@@ -412,14 +415,14 @@ static void cb_process(struct minion_instance *inst, minion_task *task)
         harness_w.max_running = harness_w.running;
     }
     minion_output_printf(minion_task_output(task), "ran %s\n", s->param);
-    if (starts_with(s->param, "fail")) {
+    if (starts_with(param, len, "fail")) {
         minion_task_set_error(task, "scripted failure");
         cb_end(task, MINION_RETRY);
-    } else if (starts_with(s->param, "reject")) {
+    } else if (starts_with(param, len, "reject")) {
         cb_end(task, MINION_REJECT);
-    } else if (starts_with(s->param, "hang")) {
+    } else if (starts_with(param, len, "hang")) {
         return; /* until cancelled */
-    } else if (starts_with(s->param, "stop") && !harness_w.stop_ok) {
+    } else if (starts_with(param, len, "stop") && !harness_w.stop_ok) {
         /* A shutdown while it runs: the runner's own SIGTERM handler
          * takes it, and cancels the task after the grace period. */
         raise(SIGTERM);
@@ -466,6 +469,75 @@ const struct minion_plugin harness_reporter = {
     .name = "capture",
     .reporter = &rep_ops,
 };
+
+/* ---- the holding callback */
+
+static void hold_process(struct minion_instance *inst, minion_task *task)
+{
+    size_t len;
+    const char *param = minion_task_param(task, &len);
+
+    if (starts_with(param, len, "hold")) {
+        assert_true(harness_w.n_held < HARNESS_MAX);
+        harness_w.held[harness_w.n_held++] = task;
+    } else if (starts_with(param, len, "reject")) {
+        minion_task_done(task, MINION_REJECT);
+    } else {
+        minion_task_done(task, MINION_OK);
+    }
+}
+
+static void hold_cancel(struct minion_instance *inst, minion_task *task)
+{
+    for (size_t i = 0; i < harness_w.n_held; i++) {
+        if (harness_w.held[i] == task) {
+            harness_w.held[i] = harness_w.held[--harness_w.n_held];
+            break;
+        }
+    }
+    minion_task_done(task, MINION_RETRY);
+}
+
+void harness_holder_release(void)
+{
+    minion_task *held[HARNESS_MAX];
+    size_t n = harness_w.n_held;
+
+    /* Ending one may start the next, which may be held in turn. */
+    memcpy(held, harness_w.held, n * sizeof(*held));
+    harness_w.n_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        minion_task_done(held[i], MINION_OK);
+    }
+}
+
+static const struct minion_callback_ops hold_ops = {
+    MINION_OPS_HEADER(struct minion_callback_ops),
+    .process = hold_process,
+    .cancel = hold_cancel,
+};
+
+const struct minion_plugin harness_holder = {
+    MINION_PLUGIN_HEADER(MINION_KIND_CALLBACK),
+    .name = "holder",
+    .callback = &hold_ops,
+};
+
+/* ---- queue figures */
+
+struct minion_queue harness_queue(long long total, long long done,
+                                  long long lag, long long pending,
+                                  long long dead)
+{
+    struct minion_queue q = MINION_QUEUE_INIT;
+
+    q.total = total;
+    q.done = done;
+    q.lag = lag;
+    q.pending = pending;
+    q.dead = dead;
+    return q;
+}
 
 const struct harness_seen *harness_find(const struct harness_seen *list,
                                         size_t n, const char *param,

@@ -121,6 +121,8 @@ struct harness_world {
     struct harness_seen reports[HARNESS_MAX]; /* scripted reporter */
     size_t n_reports;
     unsigned running, max_running, cancels;
+    minion_task *held[HARNESS_MAX]; /* holding callback: tasks held now */
+    size_t n_held;
 };
 
 extern struct harness_world harness_w;
@@ -143,6 +145,24 @@ extern const struct minion_plugin harness_callback;
 
 /* The scripted reporter: every report goes to harness_w.reports. */
 extern const struct minion_plugin harness_reporter;
+
+/*
+ * The holding callback, for looking at a queue while tasks are in flight:
+ * keeps each task whose param starts with "hold" in harness_w.held until
+ * harness_holder_release(), ends the "reject..." ones with MINION_REJECT
+ * and the rest with MINION_OK at once. A stop cancels what it still holds
+ * (MINION_RETRY).
+ */
+extern const struct minion_plugin harness_holder;
+
+/* End every task the holding callback holds with MINION_OK. */
+void harness_holder_release(void);
+
+/* Queue figures as an engine's queue() fills them, for comparing with what
+ * it gave. */
+struct minion_queue harness_queue(long long total, long long done,
+                                  long long lag, long long pending,
+                                  long long dead);
 
 /* The first record of @list (@n long) whose param is @param and whose
  * attempt is @attempt (0: any); NULL when none. */
