@@ -341,10 +341,14 @@ size_t task_timeline(const struct minion_task *t, struct minion_action *out,
     } else if (t->asked > 0 && t->delivered >= t->asked) {
         put_step(out, &n, "next", t->asked, t->delivered);
     }
+    /* With the callback's own process step, setup and teardown are what
+     * lies around it, also when that is no time at all: every such report
+     * has the same four steps. */
     if (own[1]) {
         out[n++] = *own[1];
-    } else if (run && run->start > t->start) {
-        put_step(out, &n, "setup", t->start, run->start);
+    } else if (run) {
+        put_step(out, &n, "setup", t->start,
+                 run->start > t->start ? run->start : t->start);
     }
     if (run) {
         out[n++] = *run;
@@ -353,8 +357,9 @@ size_t task_timeline(const struct minion_task *t, struct minion_action *out,
     }
     if (own[3]) {
         out[n++] = *own[3];
-    } else if (run && t->end > run->end) {
-        put_step(out, &n, "teardown", run->end, t->end);
+    } else if (run) {
+        put_step(out, &n, "teardown", run->end < t->end ? run->end : t->end,
+                 t->end);
     }
     for (size_t i = 0; i < t->n_actions && n < cap; i++) {
         if (step_index(t->actions[i].name) < 0) {

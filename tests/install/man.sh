@@ -15,7 +15,7 @@ fail() {
 set -- \
     man1/minionize.1 "run a program or a C function" \
     man1/minion-submit.1 "put params into a minionize queue" \
-    man1/minion-status.1 "summarise what minionize minions did" \
+    man1/minion-status.1 "what minionize minions did and do" \
     man7/minionize-plugin.7 "write engines, callbacks, reporters"
 
 check() {
