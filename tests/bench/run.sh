@@ -27,9 +27,12 @@ for j in 1 2 8 64; do
 done
 
 bash "$(dirname "$0")/metrics.sh"
+bash "$(dirname "$0")/status.sh"
 
 if [ -x "$(dirname "$0")/redis.sh" ] || [ -f "$(dirname "$0")/redis.sh" ]; then
     bash "$(dirname "$0")/redis.sh"
 fi
+
+bash "$(dirname "$0")/pulsar.sh"
 
 bash "$(dirname "$0")/docker.sh"
