@@ -18,6 +18,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
         build-essential autoconf automake libtool pkg-config \
         libevent-dev libhiredis-dev libcjson-dev libcurl4-openssl-dev \
+        libwslay-dev libssl-dev \
         >/dev/null \
  && apt-get clean && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -40,8 +41,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 # nothing is missing. ca-certificates for the HTTPS libcurl may speak.
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends \
-        libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libcjson1 \
-        libcurl4 ca-certificates \
+        libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 \
+        libhiredis0.14 libcjson1 libcurl4 libwslay1 libssl3 ca-certificates \
         >/dev/null \
  && apt-get clean && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --create-home --home-dir /home/minion \

@@ -31,4 +31,39 @@
         (node)->prev = (node)->next = NULL;                                    \
     } while (0)
 
+/* Queues: the same links, reached from a struct with `head`, `tail` and a
+ * count `n`, so that the oldest is at hand and the newest is added in
+ * O(1) (the engines' held and running params). */
+
+/* Put @node last in @q (a queue struct lvalue). */
+#define DQUEUE_APPEND(q, node)                                                 \
+    do {                                                                       \
+        (node)->next = NULL;                                                   \
+        (node)->prev = (q).tail;                                               \
+        if ((q).tail != NULL) {                                                \
+            (q).tail->next = (node);                                           \
+        } else {                                                               \
+            (q).head = (node);                                                 \
+        }                                                                      \
+        (q).tail = (node);                                                     \
+        (q).n++;                                                               \
+    } while (0)
+
+/* Take @node, which is in @q, out of it; its own links are cleared. */
+#define DQUEUE_REMOVE(q, node)                                                 \
+    do {                                                                       \
+        if ((node)->prev != NULL) {                                            \
+            (node)->prev->next = (node)->next;                                 \
+        } else {                                                               \
+            (q).head = (node)->next;                                           \
+        }                                                                      \
+        if ((node)->next != NULL) {                                            \
+            (node)->next->prev = (node)->prev;                                 \
+        } else {                                                               \
+            (q).tail = (node)->prev;                                           \
+        }                                                                      \
+        (node)->prev = (node)->next = NULL;                                    \
+        (q).n--;                                                               \
+    } while (0)
+
 #endif

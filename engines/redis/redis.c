@@ -12,6 +12,7 @@
 
 #include <event2/event.h>
 
+#include "dlist.h"
 #include "engine.h"
 
 /* Start-up check: connect and each reply within this (seconds). */
@@ -55,31 +56,12 @@ static const struct minion_option redis_options[] = {
 
 void rlist_append(struct rlist *l, struct rtask *t)
 {
-    t->next = NULL;
-    t->prev = l->tail;
-    if (l->tail) {
-        l->tail->next = t;
-    } else {
-        l->head = t;
-    }
-    l->tail = t;
-    l->n++;
+    DQUEUE_APPEND(*l, t);
 }
 
 void rlist_remove(struct rlist *l, struct rtask *t)
 {
-    if (t->prev) {
-        t->prev->next = t->next;
-    } else {
-        l->head = t->next;
-    }
-    if (t->next) {
-        t->next->prev = t->prev;
-    } else {
-        l->tail = t->prev;
-    }
-    t->prev = t->next = NULL;
-    l->n--;
+    DQUEUE_REMOVE(*l, t);
 }
 
 struct rtask *rlist_find(const struct rlist *l, const char *id)
