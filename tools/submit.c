@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* minion-submit: put params into an engine (a file, or a Redis stream), and
- * with --wait gather their results in submission order, like a parallel
- * map. A CLI may block, so this uses plain blocking I/O and hiredis' sync
- * API: there is no loop to keep responsive. */
+/* minion-submit: put params into an engine (a file, a Redis stream, or a
+ * Pulsar topic: submit_pulsar.c), and with --wait gather their results in
+ * submission order, like a parallel map. A CLI may block, so this uses
+ * plain blocking I/O and hiredis' sync API: there is no loop to keep
+ * responsive. */
 #include <config.h>
 
 #include <errno.h>
@@ -26,10 +27,10 @@
 #include "redis_sync.h"
 #include "redis_url.h"
 #include "streams.h"
+#include "submit.h"
 #include "sweep.h"
 #include "tools.h"
 
-#define PROGRAM "minion-submit"
 #define FILE_BATCH_BYTES (64 * 1024) /* one write(2) per batch */
 #define REDIS_BATCH 1000             /* XADDs per pipelined round trip */
 #define CONNECT_TIMEOUT_S 5
@@ -37,18 +38,6 @@
 #define BLOCK_MS 1000 /* XREAD BLOCK: how often --timeout is checked */
 /* --wait's progress line is redrawn at most this often (seconds). */
 #define PROGRESS_EVERY_S 0.25
-
-struct param {
-    char *data; /* NUL-terminated, though a param may hold NULs */
-    size_t len;
-    size_t where; /* line or argument number, for messages */
-};
-
-struct params {
-    struct param *v;
-    size_t n, cap;
-    int from_args; /* where says "argument N" rather than "line N" */
-};
 
 struct opts {
     int json, wait, quiet;
@@ -76,14 +65,19 @@ static void usage(FILE *out)
             "line of standard input when there are none (blank lines "
             "skipped).\n"
             "\n"
-            "  -e, --engine NAME     file or redis (MINION_ENGINE; default "
-            "file)\n"
+            "  -e, --engine NAME     file, redis or pulsar (MINION_ENGINE; "
+            "default file)\n"
             "  -f, --file PATH       file engine: append to PATH "
             "(MINION_FILE)\n"
             "      --redis-url URL   redis engine: server (REDIS_URL;\n"
             "                        default redis://localhost:6379)\n"
             "      --stream NAME     redis engine: stream (REDIS_STREAM; "
             "default minionize)\n"
+            "      --pulsar-url URL  pulsar engine: broker's HTTP service "
+            "(PULSAR_URL;\n"
+            "                        default http://localhost:8080; "
+            "PULSAR_TOKEN: bearer)\n"
+            "      --topic NAME      pulsar engine: topic (PULSAR_TOPIC)\n"
             "      --json            every param must be JSON; a bad one "
             "submits nothing\n"
             "      --sweep JSON      submit the cartesian product of an "
@@ -938,6 +932,8 @@ enum {
     OPT_WAIT,
     OPT_TIMEOUT,
     OPT_ENV_FILE,
+    OPT_PULSAR_URL,
+    OPT_TOPIC,
 };
 
 static const struct option long_options[] = {
@@ -945,6 +941,8 @@ static const struct option long_options[] = {
     {"file", required_argument, NULL, 'f'},
     {"redis-url", required_argument, NULL, OPT_REDIS_URL},
     {"stream", required_argument, NULL, OPT_STREAM},
+    {"pulsar-url", required_argument, NULL, OPT_PULSAR_URL},
+    {"topic", required_argument, NULL, OPT_TOPIC},
     {"json", no_argument, NULL, OPT_JSON},
     {"sweep", required_argument, NULL, OPT_SWEEP},
     {"wait", no_argument, NULL, OPT_WAIT},
@@ -972,6 +970,8 @@ static int parse_args(int argc, char **argv, struct settings *cfg,
         case 'f': key = "MINION_FILE"; break;
         case OPT_REDIS_URL: key = "REDIS_URL"; break;
         case OPT_STREAM: key = "REDIS_STREAM"; break;
+        case OPT_PULSAR_URL: key = "PULSAR_URL"; break;
+        case OPT_TOPIC: key = "PULSAR_TOPIC"; break;
         case OPT_JSON: o->json = 1; break;
         case OPT_SWEEP: o->sweep = optarg; break;
         case OPT_WAIT: o->wait = 1; break;
@@ -1028,8 +1028,15 @@ static int run(int argc, char **argv, struct settings *cfg)
         if (o.wait) {
             return tools_usage("--wait needs the redis engine (-e redis)");
         }
+    } else if (strcmp(engine, "pulsar") == 0) {
+        if (o.wait) {
+            tools_error("--wait is not supported with the pulsar engine: "
+                        "its minions write no results topic");
+            return 2;
+        }
     } else if (strcmp(engine, "redis") != 0) {
-        return tools_usage("engine '%s' cannot be submitted to (file, redis)",
+        return tools_usage("engine '%s' cannot be submitted to (file, redis, "
+                           "pulsar)",
                            engine);
     }
 
@@ -1055,6 +1062,8 @@ static int run(int argc, char **argv, struct settings *cfg)
         rc = 2;
     } else if (file != NULL) {
         rc = submit_file(&ps, file, o.quiet);
+    } else if (strcmp(engine, "pulsar") == 0) {
+        rc = submit_pulsar(&ps, cfg, o.quiet);
     } else {
         rc = submit_redis(&ps, cfg, &o);
     }
