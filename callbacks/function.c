@@ -819,6 +819,7 @@ static int function_start(struct minion_instance *inst, struct event_base *base)
     if (st->lib == NULL) {
         err = dlerror();
         minion_set_error(inst, "%s", err != NULL ? err : st->path);
+        dlerror(); /* glibc frees the text it kept once asked again */
         return -ENOENT;
     }
     dlerror();
@@ -826,6 +827,7 @@ static int function_start(struct minion_instance *inst, struct event_base *base)
     err = dlerror();
     if (err != NULL || sym == NULL) {
         minion_set_error(inst, "%s", err != NULL ? err : "symbol is NULL");
+        dlerror();
         return -ENOENT;
     }
     /* POSIX guarantees a function pointer survives the round trip through

@@ -219,8 +219,10 @@ static int open_file(struct loaded_plugin *out, const char *path,
     name_of(path, name, sizeof(name));
     dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
-        return fail(out, -ENOEXEC, "cannot load %s plugin %s: %s",
-                    loader_kind_name(kind), path, dlerror());
+        rc = fail(out, -ENOEXEC, "cannot load %s plugin %s: %s",
+                  loader_kind_name(kind), path, dlerror());
+        dlerror(); /* glibc frees the text it kept once asked again */
+        return rc;
     }
     snprintf(symbol, sizeof(symbol), "minion_plugin_%s", name);
     p = dlsym(dl, symbol);
