@@ -108,10 +108,14 @@ void fail_request(struct dtask *t, struct api_request *rq, const char *what)
     long status = api_result(rq) == CURLE_OK ? api_status(rq) : 0;
 
     if (t->phase == CREATING || t->phase == STARTING) {
-        if (t->holder[0] && (status == 404 || status == 409) &&
-            strstr(api_error(rq), t->holder)) {
-            /* The shared namespace's holder is gone: not the param's
-             * trouble, nor a bad setting. */
+        if (t->holder[0] &&
+            (((status == 404 || status == 409) &&
+              strstr(api_error(rq), t->holder)) ||
+             (status == 400 && strstr(api_error(rq), "namespace path")))) {
+            /* The shared namespace's holder is gone (404, 409 name it; a
+             * holder that died while this container started leaves runc a
+             * namespace path that no longer exists, a 400): not the
+             * param's trouble, nor a bad setting. */
             netns_lost(d, t->holder);
             fail_with(t, MINION_DEFER, "%s: %s", what, api_error(rq));
             return;
