@@ -38,6 +38,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "loop_until.h"
 #include "curl_event.h"
 #include "dlist.h"
 
@@ -482,20 +483,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 static void run_until(struct fx *fx, const int *counter, int target,
                       const char *what)
 {
-    static const struct timeval limit = {LIMIT_S, 0};
-    struct event *deadline = evtimer_new(fx->base, on_deadline, fx);
-
-    assert_non_null(deadline);
-    fx->timed_out = 0;
-    evtimer_add(deadline, &limit);
-    while (*counter < target && !fx->timed_out) {
-        event_base_loop(fx->base, EVLOOP_ONCE);
-    }
-    event_free(deadline);
-    if (*counter < target) {
-        fail_msg("timed out after %d s waiting for %s: %d of %d", LIMIT_S, what,
-                 *counter, target);
-    }
+    loop_until(fx->base, counter, target, LIMIT_S, what);
 }
 
 /* Let the loop run QUIET_MS, to see that nothing more happens. */

@@ -39,6 +39,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "loop_until.h"
 #include "tls.h"
 #include "ws.h"
 
@@ -449,7 +450,6 @@ struct fx {
     struct ws_conn *c;
     char url[256];
     int in_connect; /* ws_connect() is on the stack */
-    int timed_out;
     int n_open;
     int n_closed;
     int closed_status, closed_code;
@@ -525,31 +525,11 @@ static const struct ws_ops ops = {
     .closed = on_closed,
 };
 
-static void on_deadline(evutil_socket_t fd, short what, void *arg)
-{
-    struct fx *fx = arg;
-
-    fx->timed_out = 1;
-}
-
 /* Run the loop until *@counter reaches @target, for LIMIT_S at most. */
 static void run_until(struct fx *fx, const int *counter, int target,
                       const char *what)
 {
-    static const struct timeval limit = {LIMIT_S, 0};
-    struct event *deadline = evtimer_new(fx->base, on_deadline, fx);
-
-    assert_non_null(deadline);
-    fx->timed_out = 0;
-    evtimer_add(deadline, &limit);
-    while (*counter < target && !fx->timed_out) {
-        event_base_loop(fx->base, EVLOOP_ONCE);
-    }
-    event_free(deadline);
-    if (*counter < target) {
-        fail_msg("timed out after %d s waiting for %s: %d of %d", LIMIT_S, what,
-                 *counter, target);
-    }
+    loop_until(fx->base, counter, target, LIMIT_S, what);
 }
 
 /* Let the loop run @ms, to see what happens (or that nothing does). */
