@@ -68,6 +68,34 @@ t_track() {
     T_PIDS="$T_PIDS $1"
 }
 
+# t_minion NAME [ENV=VALUE...] -- [ARGS...]: minionize ARGS in the
+# background as MINION_ID=NAME with the ENVs, logs in NAME.out and NAME.err
+# of $T_DIR; sets T_MINION.
+t_minion() {
+    local name=$1
+    shift
+    local envs=""
+    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+        envs="$envs $1"
+        shift
+    done
+    [ "${1:-}" = "--" ] && shift
+    # shellcheck disable=SC2086
+    env MINION_ID="$name" $envs \
+        "$MINIONIZE" "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" &
+    T_MINION=$!
+    t_track "$T_MINION"
+}
+
+# t_wait_exit PID SECONDS: wait for PID, fail after SECONDS; sets T_RC.
+t_wait_exit() {
+    local pid=$1 limit=$2
+    t_wait_until "$limit" sh -c "! kill -0 $pid 2>/dev/null" ||
+        t_fail "minion $pid still runs after ${limit}s"
+    wait "$pid"
+    T_RC=$?
+}
+
 # A loopback TCP port nobody listens on (connect refused), below Linux's
 # ephemeral range (32768-60999) so no outgoing connection holds it.
 t_free_port() {

@@ -100,26 +100,14 @@ for m in msgs:
 p_minion() {
     local name=$1
     shift
-    local envs=""
-    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-        envs="$envs $1"
-        shift
-    done
-    [ "${1:-}" = "--" ] && shift
-    # shellcheck disable=SC2086
-    env MINION_ENGINE=pulsar PULSAR_TOPIC="$P_TOPIC" MINION_ID="$name" $envs \
-        "$MINIONIZE" "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" &
-    P_MINION=$!
-    t_track "$P_MINION"
+    t_minion "$name" MINION_ENGINE=pulsar PULSAR_TOPIC="$P_TOPIC" "$@"
+    P_MINION=$T_MINION
 }
 
 # p_wait_exit PID SECONDS: wait for PID, fail after SECONDS; sets P_RC.
 p_wait_exit() {
-    local pid=$1 limit=$2
-    t_wait_until "$limit" sh -c "! kill -0 $pid 2>/dev/null" ||
-        t_fail "minion $pid still runs after ${limit}s"
-    wait "$pid"
-    P_RC=$?
+    t_wait_exit "$@"
+    P_RC=$T_RC
 }
 
 # p_one_line FILE: FILE holds exactly one line.

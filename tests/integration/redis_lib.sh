@@ -70,24 +70,12 @@ r_pending_of() {
 r_minion() {
     local name=$1
     shift
-    local envs=""
-    while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-        envs="$envs $1"
-        shift
-    done
-    [ "${1:-}" = "--" ] && shift
-    # shellcheck disable=SC2086
-    env MINION_ENGINE=redis MINION_ID="$name" $envs \
-        "$MINIONIZE" "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.err" &
-    R_PID=$!
-    t_track "$R_PID"
+    t_minion "$name" MINION_ENGINE=redis "$@"
+    R_PID=$T_MINION
 }
 
 # r_wait_exit PID SECONDS: wait for PID, fail after SECONDS; sets R_RC.
 r_wait_exit() {
-    local pid=$1 limit=$2
-    t_wait_until "$limit" sh -c "! kill -0 $pid 2>/dev/null" ||
-        t_fail "minion $pid still runs after ${limit}s"
-    wait "$pid"
-    R_RC=$?
+    t_wait_exit "$@"
+    R_RC=$T_RC
 }
