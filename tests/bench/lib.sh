@@ -38,3 +38,30 @@ rate() {
 ratio() {
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
+
+# bench_redis_start DIR: a redis-server on a free loopback port, its files
+# in DIR; sets BENCH_REDIS_PORT and BENCH_REDIS_PID (the caller kills it).
+bench_redis_start() {
+    BENCH_REDIS_PORT=$((20000 + RANDOM % 12000))
+    redis-server --port "$BENCH_REDIS_PORT" --bind 127.0.0.1 --dir "$1" \
+        --save '' --appendonly no --logfile "$1/redis.log" &
+    BENCH_REDIS_PID=$!
+    for _ in $(seq 100); do
+        redis-cli -p "$BENCH_REDIS_PORT" ping >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+}
+
+# bench_redis_fill PORT N [PREFIX]: the stream minionize holds exactly the
+# params PREFIX1..PREFIXN, and its results stream is empty (one pipe of raw
+# XADDs).
+bench_redis_fill() {
+    redis-cli -p "$1" DEL minionize minionize:results >/dev/null
+    awk -v n="$2" -v prefix="${3:-}" 'BEGIN {
+        for (i = 1; i <= n; i++) {
+            v = prefix i
+            printf "*5\r\n$4\r\nXADD\r\n$9\r\nminionize\r\n$1\r\n*\r\n"
+            printf "$5\r\nparam\r\n$%d\r\n%s\r\n", length(v), v
+        }
+    }' | redis-cli -p "$1" --pipe >/dev/null
+}

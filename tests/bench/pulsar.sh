@@ -81,21 +81,12 @@ echo "minionize -e pulsar -c function -j$J: $pulsar_rate tasks/s" \
 
 echo "== redis engine, same params: $N, function callback (no-op), -j$J"
 if command -v redis-server >/dev/null; then
-    rport=$((20000 + RANDOM % 12000))
-    redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir" --save '' \
-        --appendonly no --logfile "$dir/redis.log" &
-    pids="$pids $!"
-    for _ in $(seq 100); do
-        redis-cli -p "$rport" ping >/dev/null 2>&1 && break
-        sleep 0.05
-    done
+    bench_redis_start "$dir"
+    rport=$BENCH_REDIS_PORT
+    pids="$pids $BENCH_REDIS_PID"
     times=()
     for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
-        redis-cli -p "$rport" DEL minionize minionize:results >/dev/null
-        seq 1 "$N" | awk '{
-            printf "*5\r\n$4\r\nXADD\r\n$9\r\nminionize\r\n$1\r\n*\r\n"
-            printf "$5\r\nparam\r\n$%d\r\n%s\r\n", length($0), $0
-        }' | redis-cli -p "$rport" --pipe >/dev/null
+        bench_redis_fill "$rport" "$N"
         times+=("$(REDIS_URL=redis://127.0.0.1:$rport MINION_ENGINE=redis \
             seconds "$MINIONIZE" -q -c function -j$J --drain \
             --set MINION_FUNCTION="$noop")") || exit 1

@@ -12,28 +12,16 @@ pids=""
 trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
 cd "$dir" || exit 1
 
-port=$((20000 + RANDOM % 12000))
-redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save '' \
-    --appendonly no --logfile "$dir/redis.log" &
-pids="$pids $!"
-for _ in $(seq 100); do
-    redis-cli -p "$port" ping >/dev/null 2>&1 && break
-    sleep 0.05
-done
+bench_redis_start "$dir"
+port=$BENCH_REDIS_PORT
+pids="$pids $BENCH_REDIS_PID"
 export REDIS_URL="redis://127.0.0.1:$port" MINION_ENGINE=redis
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 N=${BENCH_REDIS_PARAMS:-200000}
 
 # A fresh stream of N params (not timed).
 fill() {
-    redis-cli -p "$port" DEL minionize minionize:results >/dev/null
-    awk -v n="$N" 'BEGIN {
-        for (i = 1; i <= n; i++) {
-            v = "p" i
-            printf "*5\r\n$4\r\nXADD\r\n$9\r\nminionize\r\n$1\r\n*\r\n"
-            printf "$5\r\nparam\r\n$%d\r\n%s\r\n", length(v), v
-        }
-    }' | redis-cli -p "$port" --pipe >/dev/null
+    bench_redis_fill "$port" "$N" p
 }
 
 drain() {
