@@ -17,6 +17,7 @@
 #include <event2/thread.h>
 
 #include "cli.h"
+#include "halt.h"
 #include "instance.h"
 #include "known.h"
 #include "settings.h"
@@ -50,6 +51,13 @@ struct core_conf {
     char *dry;
     size_t result_bytes;
     long long dead_exit;
+    double retry_delay;
+    double retry_delay_max;
+    char *stop_exit;
+    char *halt_dead;
+    /* Parsed from the two above. */
+    int stop_exit_code; /* -1: unset */
+    struct halt_policy halt;
 };
 
 #define CORE(field) offsetof(struct core_conf, field)
@@ -98,6 +106,19 @@ static const struct minion_option core_options[] = {
     {"MINION_DEAD_EXIT", MINION_OPT_INT, "4", CORE(dead_exit), 0,
      "Exit status when the minion drained and at least one param it "
      "handled ended dead (0 when dead letters are handled downstream)."},
+    {"MINION_RETRY_DELAY", MINION_OPT_DURATION, "0", CORE(retry_delay), 0,
+     "Seconds a failed param waits before its next run, doubled at each "
+     "further attempt; other params keep flowing meanwhile. 0: at once."},
+    {"MINION_RETRY_DELAY_MAX", MINION_OPT_DURATION, "5m", CORE(retry_delay_max),
+     0, "The longest MINION_RETRY_DELAY may grow to."},
+    {"MINION_STOP_EXIT", MINION_OPT_STRING, NULL, CORE(stop_exit), 0,
+     "Exit status when a stop signal ended the minion before its queue was "
+     "drained (99 for OAR's idempotent jobs); unset: 0, or 1 when tasks had "
+     "to be killed."},
+    {"MINION_HALT_DEAD", MINION_OPT_STRING, "0", CORE(halt_dead), 0,
+     "Stop taking params once N params ended dead here (N), or once N% of "
+     "finished params are dead (N%, after at least 10); in-flight tasks "
+     "finish; exit status 3. 0: never."},
     {NULL}};
 
 static void usage(FILE *out)
@@ -150,6 +171,25 @@ static int is_dry(const char *value)
     return 1;
 }
 
+/* MINION_STOP_EXIT: unset or empty is -1 (the default statuses). */
+static int parse_stop_exit(const char *text, int *code)
+{
+    char *end;
+    long v;
+
+    *code = -1;
+    if (!text || !*text) {
+        return 0;
+    }
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno || *end || end == text || v < 0 || v > 255) {
+        return -1;
+    }
+    *code = (int)v;
+    return 0;
+}
+
 /* The core settings, checked. Returns 0 or 2 (after logging). */
 static int load_core(struct core_conf *cc, struct settings *cfg)
 {
@@ -177,6 +217,24 @@ static int load_core(struct core_conf *cc, struct settings *cfg)
         log_error("MINION_DEAD_EXIT must be an exit status from 0 to 255, "
                   "not %lld",
                   cc->dead_exit);
+        return 2;
+    }
+    if (cc->retry_delay < 0 || cc->retry_delay > 1e9 ||
+        cc->retry_delay_max > 1e9) {
+        log_error("MINION_RETRY_DELAY%s must be from 0 to 1e9 seconds",
+                  cc->retry_delay_max > 1e9 ? "_MAX" : "");
+        return 2;
+    }
+    if (parse_stop_exit(cc->stop_exit, &cc->stop_exit_code) < 0) {
+        log_error("MINION_STOP_EXIT must be an exit status from 0 to 255, "
+                  "not '%s'",
+                  cc->stop_exit);
+        return 2;
+    }
+    if (halt_parse(cc->halt_dead, &cc->halt) < 0) {
+        log_error("MINION_HALT_DEAD must be a count (5) or a share (10%%) of "
+                  "dead params, not '%s'",
+                  cc->halt_dead);
         return 2;
     }
     if (cc->max_tasks < 0) {
@@ -562,6 +620,8 @@ int main(int argc, char **argv)
     ctx.exit_when_empty = cc.exit_when_empty;
     ctx.max_tasks = cc.max_tasks;
     ctx.result_bytes = cc.result_bytes;
+    ctx.retry_delay = cc.retry_delay;
+    ctx.retry_delay_max = cc.retry_delay_max;
     ctx.argc = argc - cli.first_arg;
     ctx.argv = argv + cli.first_arg;
 
@@ -619,6 +679,8 @@ int main(int argc, char **argv)
         goto out;
     }
     runner_set_dead_exit(runner, (int)cc.dead_exit);
+    runner_set_stop_exit(runner, cc.stop_exit_code);
+    runner_set_halt(runner, &cc.halt);
     /* Before any param is taken: an address that cannot be used is a
      * bad setting, exit 2. */
     if (cc.stats_addr && *cc.stats_addr && !ctx.dry_run) {

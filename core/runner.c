@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "decoder.h"
 #include "dlist.h"
+#include "halt.h"
 #include "instance.h"
 #include "log.h"
 #include "runner.h"
@@ -31,6 +32,12 @@
 #define DEFER_MAX_MS 5000
 /* While tasks stay held, the warning comes back this often. */
 #define DEFER_REMIND_S 60
+
+/* Stop signals: the usual three, and the checkpoint signals batch
+ * schedulers send before they kill a job (Slurm's --signal, OAR's
+ * --checkpoint). */
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2};
+#define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
 
 enum phase {
     PHASE_RUNNING,  /* taking params */
@@ -68,6 +75,10 @@ struct runner {
     int signals;
     int exit_code;
     int dead_exit; /* MINION_DEAD_EXIT: drained with dead params */
+    int stop_exit; /* MINION_STOP_EXIT; -1: unset */
+    int signalled; /* a stop signal began the stop */
+    int halted;    /* MINION_HALT_DEAD began the stop */
+    struct halt_policy halt;
     int completed; /* ended because drained or MINION_MAX_TASKS */
     unsigned stops_pending;
 
@@ -79,7 +90,7 @@ struct runner {
     struct event *defer_timer;
 
     struct event *pump; /* deferred: grant credit, check for the end */
-    struct event *sig_term, *sig_int, *sig_hup;
+    struct event *sig[N_STOP_SIGNALS];
     struct event *grace;       /* MINION_GRACE after the first signal */
     struct event *force_limit; /* cancelled tasks that will not end */
     struct event *close_limit; /* plugins that will not stop */
@@ -280,6 +291,30 @@ static enum minion_verdict decide(const struct runner *r,
     return MINION_VERDICT_RETRY;
 }
 
+static void begin_stop(struct runner *r, int exit_code);
+
+#define N_STATUS(r, s) ((r)->stats.by_status[MINION_STATUS_##s])
+
+/* MINION_HALT_DEAD: too many params ended dead; take no more, let what is
+ * in flight finish, exit 3. */
+static void check_halt(struct runner *r)
+{
+    char why[160];
+    unsigned long long dead = N_STATUS(r, DEAD);
+    unsigned long long finished = N_STATUS(r, OK) + dead;
+
+    if (r->halted || r->phase != PHASE_RUNNING || r->ctx->dry_run ||
+        !halt_reached(&r->halt, dead, finished)) {
+        return;
+    }
+    r->halted = 1;
+    halt_describe(&r->halt, dead, finished, why, sizeof(why));
+    log_error("halting: %s; taking no more params, finishing %u task%s in "
+              "flight",
+              why, r->in_flight, r->in_flight == 1 ? "" : "s");
+    begin_stop(r, 3);
+}
+
 static void report_all(struct runner *r, const struct minion_report *rep)
 {
     for (size_t i = 0; i < r->n_reporters; i++) {
@@ -289,7 +324,17 @@ static void report_all(struct runner *r, const struct minion_report *rep)
     stats_record(&r->stats, rep->status, rep->end - rep->start);
 }
 
-#define N_STATUS(r, s) ((r)->stats.by_status[MINION_STATUS_##s])
+/* MINION_RETRY_DELAY for the run after failed attempt @attempt: doubled
+ * per attempt after the first, at most MINION_RETRY_DELAY_MAX. */
+static double retry_delay(const struct minion_context *ctx, unsigned attempt)
+{
+    double d = ctx->retry_delay;
+
+    for (unsigned i = 1; i < attempt && d < ctx->retry_delay_max; i++) {
+        d *= 2;
+    }
+    return d > ctx->retry_delay_max ? ctx->retry_delay_max : d;
+}
 
 void runner_stats(const struct runner *r, struct minion_stats *out)
 {
@@ -418,6 +463,9 @@ static void settle(struct runner *r, struct minion_task *t,
     rep.end = t->end;
     rep.actions = timeline;
     rep.n_actions = n_steps;
+    if (verdict == MINION_VERDICT_RETRY) {
+        rep.retry_delay = retry_delay(r->ctx, t->attempt);
+    }
 
     r->engine->lp.engine.finish(r->engine, t->handle, verdict, &rep);
     report_all(r, &rep);
@@ -428,6 +476,9 @@ static void settle(struct runner *r, struct minion_task *t,
     task_free(t);
     if (timeline != on_stack) {
         free(timeline);
+    }
+    if (status == MINION_STATUS_DEAD || status == MINION_STATUS_OK) {
+        check_halt(r); /* a share is judged at each settled param */
     }
     if (r->deferred && !(status == MINION_STATUS_RELEASED)) {
         /* A task that ends gives back what the held ones lacked. */
@@ -628,6 +679,9 @@ void runner_report(struct runner *r, struct minion_instance *inst,
         rep.run_uid = r->run_uid;
     }
     report_all(r, &rep);
+    if (rep.status == MINION_STATUS_DEAD || rep.status == MINION_STATUS_OK) {
+        check_halt(r);
+    }
 }
 
 void runner_drained(struct runner *r)
@@ -824,6 +878,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("%s: taking no more params; waiting up to %gs for %u task%s",
              strsignal((int)sig), r->ctx->grace, r->in_flight,
              r->in_flight == 1 ? "" : "s");
+    r->signalled = 1;
     begin_stop(r, 0);
     grace.tv_sec = (time_t)r->ctx->grace;
     grace.tv_usec = (suseconds_t)((r->ctx->grace - (double)grace.tv_sec) * 1e6);
@@ -914,14 +969,18 @@ runner_new(struct event_base *base, const struct minion_context *ctx,
         reporters[i]->runner = r;
     }
     r->pump = event_new(base, -1, 0, on_pump, r);
-    r->sig_term = evsignal_new(base, SIGTERM, on_signal, r);
-    r->sig_int = evsignal_new(base, SIGINT, on_signal, r);
-    r->sig_hup = evsignal_new(base, SIGHUP, on_signal, r);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        r->sig[i] = evsignal_new(base, stop_signals[i], on_signal, r);
+        if (!r->sig[i]) {
+            runner_free(r);
+            return NULL;
+        }
+    }
     r->defer_timer = evtimer_new(base, on_defer_timer, r);
     r->deferred_tail = &r->deferred;
     r->dead_exit = 4;
-    if (!r->pump || !r->sig_term || !r->sig_int || !r->sig_hup ||
-        !r->defer_timer || !r->asked) {
+    r->stop_exit = -1;
+    if (!r->pump || !r->defer_timer || !r->asked) {
         runner_free(r);
         return NULL;
     }
@@ -944,14 +1003,10 @@ void runner_free(struct runner *r)
     if (r->pump) {
         event_free(r->pump);
     }
-    if (r->sig_term) {
-        event_free(r->sig_term);
-    }
-    if (r->sig_int) {
-        event_free(r->sig_int);
-    }
-    if (r->sig_hup) {
-        event_free(r->sig_hup);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        if (r->sig[i]) {
+            event_free(r->sig[i]);
+        }
     }
     if (r->defer_timer) {
         event_free(r->defer_timer);
@@ -971,14 +1026,14 @@ void runner_free(struct runner *r)
 
 int runner_run(struct runner *r)
 {
-    evsignal_add(r->sig_term, NULL);
-    evsignal_add(r->sig_int, NULL);
-    evsignal_add(r->sig_hup, NULL);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        evsignal_add(r->sig[i], NULL);
+    }
     schedule(r);
     event_base_dispatch(r->base);
-    evsignal_del(r->sig_term);
-    evsignal_del(r->sig_int);
-    evsignal_del(r->sig_hup);
+    for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+        evsignal_del(r->sig[i]);
+    }
     if (r->ctx->dry_run) {
         log_info("dry run done: %llu params shown, %llu would be "
                  "dead-lettered; nothing was run or acked",
@@ -991,7 +1046,12 @@ int runner_run(struct runner *r)
         log_info("done: %llu ok, %llu failed, %llu dead", N_STATUS(r, OK),
                  N_STATUS(r, FAILED), N_STATUS(r, DEAD));
     }
-    if (r->exit_code == 0 && r->n_killed > 0) {
+    if (r->exit_code == 0 && r->signalled && !r->completed &&
+        r->stop_exit >= 0) {
+        /* Stopped by the scheduler before the queue was drained: the
+         * status it reads to resubmit the job (OAR's idempotent: 99). */
+        r->exit_code = r->stop_exit;
+    } else if (r->exit_code == 0 && r->n_killed > 0) {
         r->exit_code = 1; /* work was cut short */
     }
     if (r->exit_code == 0 && r->completed && N_STATUS(r, DEAD) > 0) {
@@ -1003,4 +1063,14 @@ int runner_run(struct runner *r)
 void runner_set_dead_exit(struct runner *r, int code)
 {
     r->dead_exit = code;
+}
+
+void runner_set_stop_exit(struct runner *r, int code)
+{
+    r->stop_exit = code;
+}
+
+void runner_set_halt(struct runner *r, const struct halt_policy *policy)
+{
+    r->halt = *policy;
 }

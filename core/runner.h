@@ -24,6 +24,12 @@ void runner_free(struct runner *r);
 /* The exit status when the minion drained (or reached MINION_MAX_TASKS)
  * and at least one param it handled ended dead (MINION_DEAD_EXIT, 4). */
 void runner_set_dead_exit(struct runner *r, int code);
+/* MINION_STOP_EXIT: the exit status when a stop signal ended the minion
+ * before it drained; -1: the usual 0 or 1. */
+void runner_set_stop_exit(struct runner *r, int code);
+struct halt_policy;
+/* MINION_HALT_DEAD. Borrows: nothing (copied). */
+void runner_set_halt(struct runner *r, const struct halt_policy *policy);
 
 /* Run until drained, MINION_MAX_TASKS, a signal or a fatal error, and stop
  * every plugin. Returns the process exit status: 0; the dead exit; 1 for a

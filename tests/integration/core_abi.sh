@@ -22,7 +22,7 @@ grep -qx hello out || t_fail "dry run did not print the param: $(cat out)"
 t_ok "a plugin from an older, smaller header loads; its missing hooks are absent"
 
 t_expect_exit 2 "$MINIONIZE" -r "$P/newminor.so" true </dev/null 2>err
-grep -q "reporter newminor: needs core ABI 2.3, this is 2.2" err ||
+grep -q "reporter newminor: needs core ABI 2.4, this is 2.3" err ||
     t_fail "newer minor: $(cat err)"
 [ "$(wc -l <err)" -eq 1 ] || t_fail "newer minor: more than one line"
 t_expect_exit 2 "$MINIONIZE" -e "$P/badabi.so" </dev/null 2>err

@@ -52,8 +52,9 @@ extern "C" {
 /* Bumped when a function or a field is added: what a plugin built against
  * this header may use. */
 #define MINION_ABI_MINOR                                                       \
-    2 /* 2.1: minion_stats_get; 2.2: minion_usage,                             \
-         report.run_uid, engine queue() */
+    3 /* 2.1: minion_stats_get; 2.2: minion_usage,                             \
+         report.run_uid, engine queue(); 2.3: report.retry_delay,              \
+         context.retry_delay/retry_delay_max */
 
 #if defined(__GNUC__)
 #define MINION_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -90,7 +91,9 @@ enum minion_verdict {
     MINION_VERDICT_RETRY = 1,   /* failed, attempts left: deliver it again */
     MINION_VERDICT_DEAD = 2,    /* failed for good: dead-letter, then ack */
     MINION_VERDICT_RELEASE = 3, /* not run to the end (shutdown): no ack,
-                                   leave it for this or another minion */
+                                   leave it for this or another minion; the
+                                   run is not an attempt: its next run has
+                                   the same attempt number (report->attempt) */
 };
 
 /* A finished run as reporters see it. */
@@ -166,6 +169,9 @@ struct minion_context {
     size_t result_bytes;   /* MINION_RESULT_BYTES: result tail kept */
     int argc;              /* PROGRAM ARGS... after the options */
     char *const *argv;     /* NULL-terminated; argv[0] is PROGRAM */
+    /* Since 2.3 */
+    double retry_delay;     /* MINION_RETRY_DELAY seconds; 0: at once */
+    double retry_delay_max; /* MINION_RETRY_DELAY_MAX seconds */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -228,6 +234,12 @@ struct minion_report {
     /* Since 2.2 */
     const char *run_uid; /* this run of the minion process; the core's */
     const struct minion_usage *usage; /* NULL: no process of its own */
+    /* Since 2.3. With MINION_VERDICT_RETRY: seconds the param must wait
+     * before its next run, by any minion (MINION_RETRY_DELAY, doubled for
+     * each attempt after the first, at most MINION_RETRY_DELAY_MAX); 0: it
+     * may run again at once. An engine keeps other params flowing
+     * meanwhile, and a stop during the wait loses nothing. */
+    double retry_delay;
 };
 
 #define MINION_REPORT_INIT                                                     \
