@@ -38,6 +38,7 @@ struct ptask {
                      connection lost since, while it runs */
     char *param;  /* held only */
     size_t len;
+    double due; /* delayed only: when its nack goes (monotonic seconds) */
 };
 
 struct plist {
@@ -81,6 +82,8 @@ struct pulsar_engine {
     unsigned permits;
     unsigned old_running; /* running tasks from an earlier connection */
     struct plist held, running;
+    struct plist delayed; /* failed, waiting out MINION_RETRY_DELAY (delay.c) */
+    struct event *delay_ev;
     double last_message; /* monotonic seconds */
 
     /* dlq.c: dead letters being stored */
@@ -130,6 +133,15 @@ void reader_on_message(struct pulsar_engine *e, const char *data, size_t len);
 /* Deliver what is held, then ask for what credit is left. */
 void reader_pump(struct pulsar_engine *e);
 void reader_pause(struct pulsar_engine *e);
+
+/* delay.c: a failed message waits @seconds, unacked, then is nacked so
+ * that any consumer gets it. Takes: t. */
+int delay_init(struct pulsar_engine *e);
+void delay_add(struct pulsar_engine *e, struct ptask *t, double seconds);
+/* The connection is gone, or the minion stops: the broker gives the
+ * waiting messages back by itself. */
+void delay_forget(struct pulsar_engine *e);
+void delay_fini(struct pulsar_engine *e);
 
 /* dlq.c: store the param in the dead-letter topic, then ack @t; or, when
  * that fails, nack it so that it comes back. Takes: t. Borrows: rep. */

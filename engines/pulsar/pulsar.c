@@ -112,6 +112,11 @@ static void pulsar_finish(struct minion_instance *inst, void *handle,
     switch (verdict) {
     case MINION_VERDICT_ACK: conn_send(e, pframe_ack(t->id)); break;
     case MINION_VERDICT_RETRY:
+        if (rep->size > offsetof(struct minion_report, retry_delay) &&
+            rep->retry_delay > 0) {
+            delay_add(e, t, rep->retry_delay); /* nacked when due */
+            return;
+        }
         /* The broker redelivers it (to any consumer) with its
          * redeliveryCount one higher: the next attempt's number. */
         conn_send(e, pframe_nack(t->id));
@@ -316,7 +321,7 @@ static int pulsar_start(struct minion_instance *inst, struct event_base *base)
     if (probe(e) < 0) {
         return -EIO;
     }
-    if (conn_init(e) < 0 || queue_init(e) < 0) {
+    if (conn_init(e) < 0 || queue_init(e) < 0 || delay_init(e) < 0) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
@@ -364,6 +369,7 @@ static int pulsar_stop(struct minion_instance *inst)
     struct timeval limit = {STOP_TIMEOUT_S, 0};
 
     reader_pause(e);
+    delay_forget(e);
     e->stopping = 1;
     if (e->drain_ev) {
         evtimer_del(e->drain_ev);
@@ -397,6 +403,7 @@ static void pulsar_destroy(struct minion_instance *inst)
     dlq_fini(e);
     conn_fini(e);
     queue_fini(e);
+    delay_fini(e);
     if (e->stop_ev) {
         event_free(e->stop_ev);
     }

@@ -71,6 +71,7 @@ void reader_on_down(struct pulsar_engine *e)
         plist_remove(&e->held, t);
         ptask_free(t);
     }
+    delay_forget(e);
     /* Running tasks go on; the broker may give their messages to us again
      * on the next connection: spot those. */
     e->old_running = 0;
