@@ -10,7 +10,13 @@
  * every minion (its memory, its pings, its reconnects), and the REST reply
  * says per message whether it was stored. The REST producer does not make
  * topics: on a 404 the DLQ topic is created through the admin API once,
- * then the publish is tried again. */
+ * then the publish is tried again.
+ *
+ * The same hand-off puts back, at a stop, the messages whose run the stop
+ * cut short (or that never started): the WebSocket API cannot give a
+ * message back without counting a redelivery, so a copy goes to the end of
+ * the params topic with the attempts its param had used, and the original
+ * is acked once the copy is stored. */
 #include "config.h"
 
 #include <errno.h>
@@ -34,6 +40,7 @@ struct dlq_req {
     char *body; /* the POST body, kept to publish again after a create */
     enum dlq_step step;
     int created; /* this request made (or found) the topic */
+    int requeue; /* a copy to the params topic at a stop, not a dead letter */
 };
 
 static void on_done(int status, const char *body, size_t len, const char *why,
@@ -63,7 +70,19 @@ static void settle(struct dlq_req *q, int stored, const char *why)
     struct pulsar_engine *e = q->e;
     struct ptask *t = q->t;
 
-    if (stored) {
+    if (q->requeue) {
+        if (stored) {
+            minion_log(e->inst, MINION_LOG_DEBUG,
+                       "task %s put back at the end of %s, uncounted", t->id,
+                       e->topic.full);
+            conn_send(e, pframe_ack(t->id));
+        } else {
+            minion_log(e->inst, MINION_LOG_WARN,
+                       "putting task %s back failed: %s; it stays unacked, "
+                       "and the broker counts its next delivery as an attempt",
+                       t->id, why);
+        }
+    } else if (stored) {
         minion_log(e->inst, MINION_LOG_INFO, "task %s dead-lettered to %s",
                    t->id, e->dlq.full);
         conn_send(e, pframe_ack(t->id));
@@ -84,8 +103,9 @@ static void settle(struct dlq_req *q, int stored, const char *why)
 static int send_step(struct dlq_req *q)
 {
     struct pulsar_engine *e = q->e;
-    char *path = q->step == STEP_PUBLISH ? pulsar_producer_url("", &e->dlq)
-                                         : pulsar_admin_url("", &e->dlq, "");
+    const struct pulsar_topic *to = q->requeue ? &e->topic : &e->dlq;
+    char *path = q->step == STEP_PUBLISH ? pulsar_producer_url("", to)
+                                         : pulsar_admin_url("", to, "");
     struct phttp *h = NULL;
 
     if (path) {
@@ -106,7 +126,8 @@ static void on_done(int status, const char *body, size_t len, const char *why,
     int refused;
 
     if (status < 200 || status > 299) {
-        if (q->step == STEP_PUBLISH && status == 404 && !q->created) {
+        if (q->step == STEP_PUBLISH && status == 404 && !q->created &&
+            !q->requeue) {
             q->step = STEP_CREATE;
         } else if (q->step == STEP_CREATE && status == 409) {
             q->step = STEP_PUBLISH; /* made meanwhile, by another minion */
@@ -181,19 +202,12 @@ static char *make_body(struct pulsar_engine *e, const struct ptask *t,
     return body;
 }
 
-void dlq_publish(struct pulsar_engine *e, struct ptask *t,
-                 const struct minion_report *rep)
+static struct dlq_req *req_new(struct pulsar_engine *e, struct ptask *t)
 {
     struct dlq_req *q = calloc(1, sizeof(*q));
 
     if (!q) {
-        minion_log(e->inst, MINION_LOG_ERROR,
-                   "out of memory: task %s is not dead-lettered and comes "
-                   "back",
-                   t->id);
-        conn_send(e, pframe_nack(t->id));
-        ptask_free(t);
-        return;
+        return NULL;
     }
     q->e = e;
     q->t = t;
@@ -204,9 +218,63 @@ void dlq_publish(struct pulsar_engine *e, struct ptask *t,
     }
     e->dead = q;
     e->n_dead++;
+    return q;
+}
+
+void dlq_publish(struct pulsar_engine *e, struct ptask *t,
+                 const struct minion_report *rep)
+{
+    struct dlq_req *q = req_new(e, t);
+
+    if (!q) {
+        minion_log(e->inst, MINION_LOG_ERROR,
+                   "out of memory: task %s is not dead-lettered and comes "
+                   "back",
+                   t->id);
+        conn_send(e, pframe_nack(t->id));
+        ptask_free(t);
+        return;
+    }
     q->body =
         make_body(e, t, rep, rep ? rep->param : "", rep ? rep->param_len : 0);
     if (!q->body || send_step(q) < 0) {
+        settle(q, 0, "out of memory");
+    }
+}
+
+void dlq_requeue(struct pulsar_engine *e, struct ptask *t, const char *param,
+                 size_t len, unsigned attempts_used)
+{
+    char used[16];
+    const char *props[] = {
+        PULSAR_PROP_ATTEMPTS,      used,     PULSAR_PROP_TASK,
+        t->task ? t->task : t->id, "minion", e->ctx->minion_id,
+    };
+    struct pulsar_out m = {param, len, props, 3};
+    struct dlq_req *q;
+    long bad;
+
+    /* A message of a lost connection is the broker's again already: a
+     * copy would run it twice. */
+    if (t->gen != e->gen || !e->open) {
+        ptask_free(t);
+        return;
+    }
+    q = req_new(e, t);
+    if (!q) {
+        ptask_free(t); /* stays unacked: counted, but not lost */
+        return;
+    }
+    q->requeue = 1;
+    snprintf(used, sizeof(used), "%u", attempts_used);
+    q->body = pulsar_rest_body(e->ctx->minion_id, &m, 1, &bad);
+    if (!q->body) {
+        settle(q, 0,
+               bad >= 0 ? "the param is not text (a STRING message)"
+                        : "out of memory");
+        return;
+    }
+    if (send_step(q) < 0) {
         settle(q, 0, "out of memory");
     }
 }

@@ -32,7 +32,8 @@ struct pulsar_conf {
  * waiting for its dead letter to be stored (dlq.c's). */
 struct ptask {
     struct ptask *prev, *next;
-    char *id; /* the messageId, as the broker wrote it */
+    char *id;   /* the messageId, as the broker wrote it */
+    char *task; /* the task id, when a stop put the message back; NULL: id */
     unsigned attempt;
     unsigned gen; /* the connection it came on (pulsar_engine.gen); 0: a
                      connection lost since, while it runs */
@@ -147,6 +148,12 @@ void delay_fini(struct pulsar_engine *e);
  * that fails, nack it so that it comes back. Takes: t. Borrows: rep. */
 void dlq_publish(struct pulsar_engine *e, struct ptask *t,
                  const struct minion_report *rep);
+/* A stop: put @t's param back at the end of the topic as a new message
+ * that carries the attempts it had used (@attempts_used) and its task id,
+ * then ack @t, so that the run the stop cut short is not counted. If the
+ * copy cannot be stored, @t stays unacked as before. Takes: t. */
+void dlq_requeue(struct pulsar_engine *e, struct ptask *t, const char *param,
+                 size_t len, unsigned attempts_used);
 int dlq_idle(const struct pulsar_engine *e);
 /* After phttp_target_fini(): forget what is still being stored. */
 void dlq_fini(struct pulsar_engine *e);
@@ -159,11 +166,19 @@ int queue_init(struct pulsar_engine *e);
 void queue_fini(struct pulsar_engine *e);
 
 /* msg.c: the WebSocket API's JSON, pure. */
+/* Properties of a message a stop put back at the end of the topic, so
+ * that the run the stop cut short is not counted (dlq.c): the attempts its
+ * param had used, and its task id. */
+#define PULSAR_PROP_ATTEMPTS "minionize_attempts"
+#define PULSAR_PROP_TASK "minionize_task"
+
 struct pmsg {
     const char *id; /* borrowed from the parsed tree */
     char *payload;  /* decoded; caller frees */
     size_t len;
     long long redelivery;
+    long long attempts_used; /* PULSAR_PROP_ATTEMPTS; 0: none */
+    const char *task;        /* PULSAR_PROP_TASK, borrowed; NULL: none */
 };
 /* Parse one frame from the broker. Returns 1 for a message (free
  * msg->payload and call pmsg_done()), 0 for another frame (ignored), or

@@ -77,6 +77,32 @@ char *base64_encode(const char *in, size_t len)
     return out;
 }
 
+/* A message a stop put back (dlq.c's requeue) says how many attempts its
+ * param had used, and the task id it had. Anything else there is the
+ * producer's business: a value that is not ours to read is ignored. */
+static void read_released_props(const cJSON *props, struct pmsg *msg)
+{
+    const cJSON *used, *task;
+    char *end;
+    unsigned long long n;
+
+    if (!cJSON_IsObject(props)) {
+        return;
+    }
+    used = cJSON_GetObjectItemCaseSensitive(props, PULSAR_PROP_ATTEMPTS);
+    if (cJSON_IsString(used) && used->valuestring[0] >= '0' &&
+        used->valuestring[0] <= '9') {
+        n = strtoull(used->valuestring, &end, 10);
+        if (!*end && n < 1000000000ULL) {
+            msg->attempts_used = (long long)n;
+        }
+    }
+    task = cJSON_GetObjectItemCaseSensitive(props, PULSAR_PROP_TASK);
+    if (cJSON_IsString(task) && task->valuestring[0]) {
+        msg->task = task->valuestring;
+    }
+}
+
 int pmsg_parse(const char *data, size_t len, struct pmsg *msg, void **tree,
                char *err, size_t errlen)
 {
@@ -109,6 +135,8 @@ int pmsg_parse(const char *data, size_t len, struct pmsg *msg, void **tree,
     msg->redelivery = cJSON_IsNumber(count) && count->valuedouble > 0
                           ? (long long)count->valuedouble
                           : 0;
+    read_released_props(cJSON_GetObjectItemCaseSensitive(root, "properties"),
+                        msg);
     /* A message with no payload (Pulsar allows empty ones) is an empty
      * param. */
     if (payload && !cJSON_IsNull(payload) && !cJSON_IsString(payload)) {

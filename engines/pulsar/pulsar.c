@@ -62,6 +62,7 @@ void ptask_free(struct ptask *t)
         return;
     }
     free(t->id);
+    free(t->task);
     free(t->param);
     free(t);
 }
@@ -125,8 +126,13 @@ static void pulsar_finish(struct minion_instance *inst, void *handle,
         dlq_publish(e, t, rep); /* acks it once the copy is stored */
         return;
     case MINION_VERDICT_RELEASE:
-        /* Unacked: the broker gives it to another consumer when this
-         * connection closes (README.md: what that does to its count). */
+        if (!e->ctx->dry_run && rep->attempt > 0) {
+            /* Put back uncounted; else it stays unacked and the broker
+             * gives it to another consumer when this connection closes
+             * (README.md: what that does to its count). */
+            dlq_requeue(e, t, rep->param, rep->param_len, rep->attempt - 1);
+            return;
+        }
         break;
     }
     ptask_free(t);
@@ -367,10 +373,18 @@ static int pulsar_stop(struct minion_instance *inst)
 {
     struct pulsar_engine *e = minion_instance_data(inst);
     struct timeval limit = {STOP_TIMEOUT_S, 0};
+    struct ptask *t;
 
     reader_pause(e);
     delay_forget(e);
     e->stopping = 1;
+    /* Messages that came against permits and never started: put back
+     * uncounted too. */
+    while (!e->ctx->dry_run && (t = e->held.head)) {
+        plist_remove(&e->held, t);
+        dlq_requeue(e, t, t->param, t->len,
+                    t->attempt > 0 ? t->attempt - 1 : 0);
+    }
     if (e->drain_ev) {
         evtimer_del(e->drain_ev);
     }

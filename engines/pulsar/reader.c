@@ -18,7 +18,7 @@ static void deliver(struct pulsar_engine *e, struct ptask *t)
 
     p.data = t->param;
     p.len = t->len;
-    p.id = t->id;
+    p.id = t->task ? t->task : t->id;
     p.attempt = t->attempt;
     p.handle = t;
     if (minion_engine_deliver(e->inst, &p) < 0) {
@@ -134,10 +134,11 @@ void reader_on_message(struct pulsar_engine *e, const char *data, size_t len)
         return;
     }
     t = calloc(1, sizeof(*t));
-    if (!t || !(t->id = strdup(m.id))) {
+    if (!t || !(t->id = strdup(m.id)) ||
+        (m.task && !(t->task = strdup(m.task)))) {
         minion_log(e->inst, MINION_LOG_ERROR,
                    "out of memory: message %s left to the broker", m.id);
-        free(t);
+        ptask_free(t);
         free(m.payload);
         pmsg_done(tree);
         return;
@@ -145,6 +146,7 @@ void reader_on_message(struct pulsar_engine *e, const char *data, size_t len)
     pmsg_done(tree);
     t->param = m.payload;
     t->len = m.len;
+    m.redelivery += m.attempts_used;
     t->attempt =
         m.redelivery >= UINT_MAX - 1 ? UINT_MAX : (unsigned)m.redelivery + 1;
     t->gen = e->gen;
