@@ -19,6 +19,16 @@
  * string) reaches the child as a file instead: MINION_PARAM_FILE names it
  * (/dev/fd/3, an unlinked temporary file that disappears with the task).
  *
+ * MINION_MEMORY_LIMIT (RLIMIT_AS) and MINION_CPU_LIMIT (RLIMIT_CPU) bound
+ * each task's process: they are set in the child, between vfork and exec,
+ * so the minion itself is never limited and the program is limited from
+ * its first instruction. posix_spawn has no rlimit attribute, and a
+ * prlimit(2) on the child after the spawn would race with the program's
+ * first allocations (and a fast program's whole run); with the vfork we
+ * already have, the limits cost two system calls in the child and nothing
+ * in the minion. A task that dies or fails while a limit is set gets an
+ * error naming the limit.
+ *
  * Failures to start a task that are the minion's, not the param's (no
  * descriptor, memory or process left), end the task with MINION_DEFER: the
  * core holds it and tries again later, and no attempt is counted.
@@ -86,7 +96,9 @@ extern char **environ;
 #define HELD_WAIT_S 1
 
 struct process_conf {
-    double kill_after; /* seconds from SIGTERM to SIGKILL on cancel */
+    double kill_after;   /* seconds from SIGTERM to SIGKILL on cancel */
+    size_t memory_limit; /* RLIMIT_AS of each task, bytes; 0: none */
+    double cpu_limit;    /* RLIMIT_CPU of each task, seconds; 0: none */
 };
 
 static const struct minion_option process_options[] = {
@@ -94,6 +106,17 @@ static const struct minion_option process_options[] = {
      offsetof(struct process_conf, kill_after), 0,
      "Seconds a cancelled task's process group gets between SIGTERM and "
      "SIGKILL.",
+     NULL},
+    {"MINION_MEMORY_LIMIT", MINION_OPT_SIZE, NULL,
+     offsetof(struct process_conf, memory_limit), 0,
+     "Address space of each task's process (RLIMIT_AS), e.g. 512M or 4G; a "
+     "task over it fails. Unset or 0: no limit. The minion is not limited.",
+     NULL},
+    {"MINION_CPU_LIMIT", MINION_OPT_DURATION, NULL,
+     offsetof(struct process_conf, cpu_limit), 0,
+     "CPU time of each process of a task (RLIMIT_CPU), whole seconds, e.g. "
+     "30s or 5m: SIGXCPU when it is reached, SIGKILL a second later. Unset "
+     "or 0: no limit.",
      NULL},
     {NULL},
 };
@@ -133,6 +156,10 @@ struct process {
     int guard_lost;         /* warned once that groups are unguarded */
     struct rlimit fd_limit; /* the soft limit we were given, for children */
     int fd_limit_raised;
+    /* The task limits, applied in each child before its exec. */
+    struct rlimit as_limit, cpu_limit;
+    int has_as_limit, has_cpu_limit;
+    char memory_limit_text[32]; /* MINION_MEMORY_LIMIT as "64M", for errors */
     sigset_t all_signals;
 
     /* Arguments that no param has filled yet: see HELD_MAX. */
@@ -430,6 +457,83 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
     child_read(arg);
 }
 
+/* CPU seconds of the child and its waited-for children, from wait4. */
+static double child_cpu_seconds(const struct child *c)
+{
+    return (double)c->usage.ru_utime.tv_sec +
+           (double)c->usage.ru_utime.tv_usec / 1e6 +
+           (double)c->usage.ru_stime.tv_sec +
+           (double)c->usage.ru_stime.tv_usec / 1e6;
+}
+
+/* Did the child die of MINION_CPU_LIMIT? The kernel sends SIGXCPU at the
+ * soft limit and SIGKILL at the hard one, a second later (for a program
+ * that ignores SIGXCPU): a SIGKILL is the limit's only when the child used
+ * about that much CPU time and we did not kill it ourselves. "About": the
+ * kernel checks the limit against the scheduler's clock, and wait4's
+ * figures come out lower (by up to a sixth on a busy virtual machine). */
+static int cpu_limit_reached(const struct child *c, int sig)
+{
+    const struct process *p = c->p;
+
+    if (!p->has_cpu_limit) {
+        return 0;
+    }
+    if (sig == SIGXCPU) {
+        return 1;
+    }
+    return sig == SIGKILL && !c->cancelled &&
+           child_cpu_seconds(c) >= 0.75 * (double)p->cpu_limit.rlim_cur;
+}
+
+/* The error of a task whose program failed (@status is not a clean exit):
+ * its exit status or signal, and the limit it met or may have met. A
+ * program over RLIMIT_AS sees its allocations fail and decides how to die
+ * (an error exit, abort, a segfault): so the memory limit is a "may". */
+static void failure_message(const struct child *c, int status, char *msg,
+                            size_t len)
+{
+    const struct process *p = c->p;
+    unsigned long long cpu = (unsigned long long)p->cpu_limit.rlim_cur;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    const char *name = signal_name(sig);
+    char sig_text[32];
+    int n;
+
+    if (name != NULL) {
+        snprintf(sig_text, sizeof(sig_text), "%s", name);
+    } else {
+        snprintf(sig_text, sizeof(sig_text), "%d", sig);
+    }
+    if (sig != 0 && cpu_limit_reached(c, sig)) {
+        snprintf(msg, len,
+                 "killed by %s: CPU limit of %llus (MINION_CPU_LIMIT) "
+                 "reached",
+                 sig_text, cpu);
+        return;
+    }
+    n = sig != 0 ? snprintf(msg, len, "killed by signal %s", sig_text)
+                 : snprintf(msg, len, "exit status %d", code);
+    if (n < 0 || (size_t)n >= len || c->cancelled) {
+        return;
+    }
+    msg += n;
+    len -= (size_t)n;
+    if (p->has_cpu_limit && code == 128 + SIGXCPU) {
+        snprintf(msg, len,
+                 " (128 + SIGXCPU: a process of the task reached the CPU "
+                 "limit of %llus, MINION_CPU_LIMIT)",
+                 cpu);
+    } else if (p->has_as_limit && (code > 0 || sig == SIGSEGV ||
+                                   sig == SIGABRT || sig == SIGBUS)) {
+        snprintf(msg, len,
+                 " (MINION_MEMORY_LIMIT is %s: the task may have run out of "
+                 "address space)",
+                 p->memory_limit_text);
+    }
+}
+
 /* The child is reaped: take the rest of its output and end the task. */
 static void child_complete(struct child *c)
 {
@@ -461,24 +565,16 @@ static void child_complete(struct child *c)
         minion_task_set_error(task, "child %d lost: reaped elsewhere",
                               (int)c->pid);
         outcome = MINION_RETRY;
-    } else if (WIFEXITED(status)) {
-        int code = WEXITSTATUS(status);
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        minion_task_set_exit_code(task, 0);
+    } else if (WIFEXITED(status) || WIFSIGNALED(status)) {
+        char msg[256];
 
-        minion_task_set_exit_code(task, code);
-        if (code != 0) {
-            minion_task_set_error(task, "exit status %d", code);
-            outcome = MINION_RETRY;
-        }
-    } else if (WIFSIGNALED(status)) {
-        int sig = WTERMSIG(status);
-        const char *name = signal_name(sig);
-
-        minion_task_set_exit_code(task, 128 + sig);
-        if (name != NULL) {
-            minion_task_set_error(task, "killed by signal %s", name);
-        } else {
-            minion_task_set_error(task, "killed by signal %d", sig);
-        }
+        failure_message(c, status, msg, sizeof(msg));
+        minion_task_set_exit_code(task, WIFEXITED(status)
+                                            ? WEXITSTATUS(status)
+                                            : 128 + WTERMSIG(status));
+        minion_task_set_error(task, "%s", msg);
         outcome = MINION_RETRY;
     }
     /* A cancelled program that still exits 0 did not finish its work. */
@@ -677,6 +773,15 @@ static void exec_child(const struct process *p, char **argv, int out_fd,
     if (p->fd_limit_raised) {
         setrlimit(RLIMIT_NOFILE, &p->fd_limit);
     }
+    /* The task's limits, last: from here the child may not map memory (it
+     * still runs on the minion's), and exec maps the program under them.
+     * They were checked against our hard limits at start. */
+    if (p->has_cpu_limit && setrlimit(RLIMIT_CPU, &p->cpu_limit) < 0) {
+        goto fail;
+    }
+    if (p->has_as_limit && setrlimit(RLIMIT_AS, &p->as_limit) < 0) {
+        goto fail;
+    }
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(p->path, argv, p->env);
@@ -688,8 +793,9 @@ fail:
 /* Start the program for one task. vfork, like posix_spawn: no copy of the
  * minion's page tables, no copy-on-write faults after, and the minion
  * waits only for the child's exec. Returns: the child's pid, or -errno (of
- * vfork or the child's execve). */
-static pid_t spawn(struct process *p, char **argv, int out_fd, int param_fd)
+ * vfork, or of the child's setup or execve: then *@in_child is 1). */
+static pid_t spawn(struct process *p, char **argv, int out_fd, int param_fd,
+                   int *in_child)
 {
     volatile int exec_err = 0;
     sigset_t old;
@@ -709,6 +815,7 @@ static pid_t spawn(struct process *p, char **argv, int out_fd, int param_fd)
     if (exec_err != 0) {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
+        *in_child = 1;
         return -exec_err;
     }
     /* Also here, so the group exists before anyone may signal it. */
@@ -803,6 +910,7 @@ static void process_run(struct minion_instance *inst, minion_task *task)
     const char *param = minion_task_param(task, &len);
     int fds[2] = {-1, -1};
     int param_fd = -1;
+    int in_child = 0;
     pid_t pid;
     int rc;
 
@@ -858,7 +966,7 @@ static void process_run(struct minion_instance *inst, minion_task *task)
         rc = errno;
         goto fail;
     }
-    pid = spawn(p, argv, fds[1], param_fd);
+    pid = spawn(p, argv, fds[1], param_fd, &in_child);
     if (pid < 0) {
         rc = (int)-pid;
         goto fail;
@@ -907,6 +1015,15 @@ fail:
                   "spawn %s: the arguments and environment are over exec's "
                   "limit of %ld bytes",
                   p->path, sysconf(_SC_ARG_MAX));
+        return;
+    }
+    /* An exec that finds no room under the task's own limit is not the
+     * minion's shortage: waiting would not help. */
+    if (rc == ENOMEM && in_child && p->has_as_limit) {
+        fail_task(task, MINION_RETRY,
+                  "spawn %s: %s (MINION_MEMORY_LIMIT is %s: too small to "
+                  "start it)",
+                  p->path, strerror(rc), p->memory_limit_text);
         return;
     }
     fail_task(task, start_failure(rc), "spawn %s: %s", p->path, strerror(rc));
@@ -996,6 +1113,13 @@ static void kill_all(struct process *p)
     }
 }
 
+/* Is @seconds a whole number that RLIMIT_CPU can hold (0: no limit)? */
+static int whole_seconds(double seconds)
+{
+    return seconds >= 0 && seconds < 1e15 &&
+           seconds == (double)(unsigned long long)seconds;
+}
+
 static int process_init(struct minion_instance *inst, void *conf)
 {
     struct process *p = calloc(1, sizeof(*p));
@@ -1010,6 +1134,14 @@ static int process_init(struct minion_instance *inst, void *conf)
     if (p->conf->kill_after < 0) {
         free(p);
         minion_set_error(inst, "MINION_KILL_AFTER must not be negative");
+        return -EINVAL;
+    }
+    if (!whole_seconds(p->conf->cpu_limit)) {
+        minion_set_error(inst,
+                         "MINION_CPU_LIMIT must be a whole number of seconds "
+                         "(RLIMIT_CPU counts seconds), not %gs",
+                         p->conf->cpu_limit);
+        free(p);
         return -EINVAL;
     }
     minion_instance_set_data(inst, p);
@@ -1063,6 +1195,85 @@ static int check_fd_limit(struct process *p)
     return -EMFILE;
 }
 
+/* @bytes as the user would write it: "64M", "4G", else in bytes. */
+static void format_size(size_t bytes, char *buf, size_t len)
+{
+    static const char units[] = "KMGT";
+    size_t value = bytes;
+    int unit = -1;
+
+    while (value >= 1024 && value % 1024 == 0 && unit < 3) {
+        value /= 1024;
+        unit++;
+    }
+    if (unit < 0) {
+        snprintf(buf, len, "%zu bytes", bytes);
+    } else {
+        snprintf(buf, len, "%zu%c", value, units[unit]);
+    }
+}
+
+/* Can a child lower limit @resource to @want? Not above the hard limit
+ * the minion was given (only root may raise it). */
+static int check_hard_limit(struct process *p, int resource, rlim_t want,
+                            const char *option)
+{
+    struct rlimit rl;
+    char hard[32];
+
+    if (getrlimit(resource, &rl) < 0 || rl.rlim_max == RLIM_INFINITY ||
+        want <= rl.rlim_max) {
+        return 0;
+    }
+    if (resource == RLIMIT_AS) {
+        format_size((size_t)rl.rlim_max, hard, sizeof(hard));
+    } else {
+        snprintf(hard, sizeof(hard), "%llus", (unsigned long long)rl.rlim_max);
+    }
+    minion_set_error(p->inst,
+                     "%s is over the minion's own hard limit of %s (ulimit "
+                     "-H%c): a task cannot be given more; lower it",
+                     option, hard, resource == RLIMIT_AS ? 'v' : 't');
+    return -EINVAL;
+}
+
+/* The limits each child sets before its exec (see the top of the file).
+ * The address-space limit is hard too, so the program cannot lift it; the
+ * CPU limit's hard one is a second later, for a program that ignores
+ * SIGXCPU. */
+static int prepare_task_limits(struct process *p)
+{
+    struct rlimit hard;
+
+    if (p->conf->memory_limit > 0) {
+        p->as_limit.rlim_cur = (rlim_t)p->conf->memory_limit;
+        p->as_limit.rlim_max = (rlim_t)p->conf->memory_limit;
+        p->has_as_limit = 1;
+        format_size(p->conf->memory_limit, p->memory_limit_text,
+                    sizeof(p->memory_limit_text));
+        if (check_hard_limit(p, RLIMIT_AS, p->as_limit.rlim_cur,
+                             "MINION_MEMORY_LIMIT") < 0) {
+            return -EINVAL;
+        }
+    }
+    if (p->conf->cpu_limit > 0) {
+        p->cpu_limit.rlim_cur = (rlim_t)p->conf->cpu_limit;
+        p->cpu_limit.rlim_max = p->cpu_limit.rlim_cur + 1;
+        p->has_cpu_limit = 1;
+        if (check_hard_limit(p, RLIMIT_CPU, p->cpu_limit.rlim_cur,
+                             "MINION_CPU_LIMIT") < 0) {
+            return -EINVAL;
+        }
+        /* Right at our hard limit: no second of grace, SIGKILL with it. */
+        if (getrlimit(RLIMIT_CPU, &hard) == 0 &&
+            hard.rlim_max != RLIM_INFINITY &&
+            hard.rlim_max < p->cpu_limit.rlim_max) {
+            p->cpu_limit.rlim_max = hard.rlim_max;
+        }
+    }
+    return 0;
+}
+
 static int process_start(struct minion_instance *inst, struct event_base *base)
 {
     static char *const echo[] = {"echo", NULL};
@@ -1095,7 +1306,7 @@ static int process_start(struct minion_instance *inst, struct event_base *base)
         minion_set_error(inst, "open /dev/null: %s", strerror(errno));
         return -EIO;
     }
-    if ((rc = check_fd_limit(p)) < 0) {
+    if ((rc = check_fd_limit(p)) < 0 || (rc = prepare_task_limits(p)) < 0) {
         return rc;
     }
     sigfillset(&p->all_signals);
