@@ -21,6 +21,14 @@
  * refuses) are read directly, only while there is credit; state locks are
  * tried without waiting and retried on a short timer.
  *
+ * MINION_RETRY_DELAY: a failed param waits out the delay the core gives
+ * it (report->retry_delay) apart, in a heap by due time, while other params
+ * keep flowing; one timer is armed for the earliest. Stateless, the heap is
+ * this minion's, on the monotonic clock, and a stop forgets it as it
+ * forgets the rest of the input. With a state directory the wait is a
+ * wall-clock time in the journal (state.h), kept by a restart or an
+ * adopter. Either way the engine is not drained while a retry is owed.
+ *
  * The minion's own shortage of descriptors or memory met by the state
  * directory (an adoption's opendir, a claim, a line read back) is never a
  * param's fault and never fatal: the engine holds (delivers nothing new,
@@ -37,11 +45,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <minionize/plugin.h>
 
+#include "due.h"
 #include "lines.h"
 #include "state.h"
 
@@ -116,6 +126,7 @@ struct file_engine {
     int own_fd; /* ours to close (not standard input) */
     int polled; /* read on EV_READ; else read directly */
     struct event *read_ev, *kick_ev, *timer_ev;
+    struct event *delay_ev; /* the earliest retry delay's end */
     int read_on;
 
     struct lines in;
@@ -134,16 +145,19 @@ struct file_engine {
     struct rec *free_recs;
     struct slab *slabs;
     struct rec *retry_head, *retry_tail;
+    struct due_heap delayed; /* retries waiting out their delay */
 
     /* State mode. */
     struct fstate *st;
     struct fline **batch; /* room for ctx->concurrency claimed lines */
     int idle;             /* the last look found nothing: wait for a change */
     int waiting;          /* the lock timer is armed */
+    int relook;           /* ... only to look again (arm_relook) */
     unsigned wait_ms;
     int dry_state; /* a dry run with MINION_FILE_STATE, which it leaves
                       alone */
     int stopping;  /* stop() returned 1 */
+    int closed;    /* stop() was called: no more timers */
     int held;      /* a shortage of our own: wait for the timer (hold) */
     int held_op;   /* what met it: HOLD_NEXT or HOLD_SYNC */
     unsigned hold_ms;
@@ -181,6 +195,52 @@ static void fail(struct file_engine *fe, const char *what)
 static void kick(struct file_engine *fe)
 {
     event_active(fe->kick_ev, EV_TIMEOUT, 0);
+}
+
+/* Seconds on a clock no one sets: a stateless wait survives clock jumps. */
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The wait the core asks for before the next run of a failed param: 0 from
+ * a core older than ABI 2.3, whose report has no such field. */
+static double report_delay(const struct minion_report *report)
+{
+    if (report->size < offsetof(struct minion_report, retry_delay) +
+                           sizeof(report->retry_delay)) {
+        return 0;
+    }
+    return report->retry_delay > 0 ? report->retry_delay : 0;
+}
+
+/* Arm the delay timer for the earliest retry due, or disarm it when none
+ * waits. */
+static void arm_delay(struct file_engine *fe)
+{
+    double wait;
+    struct timeval tv;
+
+    if (!fe->delay_ev || fe->closed) {
+        return;
+    }
+    if (fe->st && fstate_waiting(fe->st)) {
+        wait = fstate_next_due(fe->st) - minion_now();
+    } else if (!fe->st && due_peek(&fe->delayed, &wait)) {
+        wait -= mono_now();
+    } else {
+        evtimer_del(fe->delay_ev);
+        return;
+    }
+    if (wait < 0) {
+        wait = 0;
+    }
+    tv.tv_sec = (time_t)wait;
+    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+    evtimer_add(fe->delay_ev, &tv);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -391,7 +451,8 @@ static void check_drained(struct file_engine *fe)
     if (fe->st) {
         done = fe->idle && !fe->waiting && fstate_owned(fe->st) == 0;
     } else {
-        done = fe->exhausted && !fe->retry_head && fe->outstanding == 0;
+        done = fe->exhausted && !fe->retry_head && fe->delayed.n == 0 &&
+               fe->outstanding == 0;
     }
     if (done) {
         fe->drained = 1;
@@ -419,6 +480,7 @@ static void arm_wait(struct file_engine *fe)
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     fe->waiting = 1;
+    fe->relook = 0;
     evtimer_add(fe->timer_ev, &tv);
 }
 
@@ -433,7 +495,20 @@ static void arm_relook(struct file_engine *fe, unsigned ms)
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
     fe->waiting = 1;
+    fe->relook = 1;
     evtimer_add(fe->timer_ev, &tv);
+}
+
+/* A line settled: look now rather than when a relook is due, so that the
+ * last line settled drains the minion at once. A lock wait or a hold
+ * keeps its timer. */
+static void relook_now(struct file_engine *fe)
+{
+    if (fe->waiting && fe->relook) {
+        evtimer_del(fe->timer_ev);
+        fe->waiting = 0;
+        fe->relook = 0;
+    }
 }
 
 /*
@@ -555,6 +630,7 @@ static int state_trouble(struct file_engine *fe, int rc, int op)
     tv.tv_sec = fe->hold_ms / 1000;
     tv.tv_usec = (suseconds_t)(fe->hold_ms % 1000) * 1000;
     fe->waiting = 1;
+    fe->relook = 0;
     evtimer_add(fe->timer_ev, &tv);
     return -EAGAIN;
 }
@@ -722,6 +798,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     struct file_engine *fe = arg;
 
     fe->waiting = 0;
+    fe->relook = 0;
     if (fe->stopping) {
         if (sync_state(fe, 0) == -EAGAIN && minion_now() < fe->stop_deadline) {
             return;
@@ -802,12 +879,33 @@ static void pump(struct file_engine *fe)
         pump_plain(fe);
     }
     fe->pumping = 0;
+    if (fe->st) {
+        arm_delay(fe); /* a failure or an adoption may have added a wait */
+    }
     check_drained(fe);
 }
 
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
     pump(arg);
+}
+
+/* The earliest retry delay is over. With a state directory fstate_next
+ * finds the lines due itself; stateless, they join the retry queue here,
+ * after the retries already waiting there. */
+static void on_delay(evutil_socket_t fd, short what, void *arg)
+{
+    struct file_engine *fe = arg;
+    double due, now = mono_now();
+    struct rec *r;
+
+    while (!fe->st && (r = due_peek(&fe->delayed, &due)) &&
+           due <= now + 0.001) {
+        due_pop(&fe->delayed);
+        retry_push(fe, r, 0);
+    }
+    pump(fe);
+    arm_delay(fe);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -826,6 +924,7 @@ static void finish_plain(struct file_engine *fe, struct rec *r,
                          const struct minion_report *report)
 {
     int front = 0;
+    double delay;
 
     /* A dry run releases every param it printed: each is shown once, and
      * the input moves on. */
@@ -847,6 +946,13 @@ static void finish_plain(struct file_engine *fe, struct rec *r,
     }
     memcpy(r->data, report->param, r->len);
     r->attempt = front ? report->attempt : report->attempt + 1;
+    delay = front ? 0 : report_delay(report);
+    /* Without the memory to keep it waiting, it is retried at once: a lost
+     * delay costs less than a lost param. */
+    if (delay > 0 && due_push(&fe->delayed, mono_now() + delay, r) == 0) {
+        arm_delay(fe);
+        return;
+    }
     retry_push(fe, r, front);
     if (fe->credit > 0 && !fe->pumping) {
         kick(fe);
@@ -875,9 +981,12 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
             }
         }
         break;
-    case MINION_VERDICT_RETRY:
-        rc = fstate_fail(fe->st, fl, report->attempt, report->error);
+    case MINION_VERDICT_RETRY: {
+        double delay = report_delay(report);
+        rc = fstate_fail_until(fe->st, fl, report->attempt, report->error,
+                               delay > 0 ? minion_now() + delay : 0);
         break;
+    }
     case MINION_VERDICT_DEAD:
         fe->settled++;
         fe->dead++;
@@ -896,6 +1005,7 @@ static void finish_state(struct file_engine *fe, struct fline *fl,
     /* Something changed: the file may have grown, a peer may have died,
      * a retry or a dead letter waits. */
     fe->idle = 0;
+    relook_now(fe);
     if (!fe->pumping) {
         kick(fe);
     }
@@ -1071,11 +1181,13 @@ static int file_start(struct minion_instance *inst, struct event_base *base)
     }
     fe->kick_ev = event_new(base, -1, 0, on_kick, fe);
     fe->timer_ev = evtimer_new(base, on_timer, fe);
+    fe->delay_ev = evtimer_new(base, on_delay, fe);
     if (fe->polled) {
         fe->read_ev =
             event_new(base, fe->fd, EV_READ | EV_PERSIST, on_readable, fe);
     }
-    if (!fe->kick_ev || !fe->timer_ev || (fe->polled && !fe->read_ev)) {
+    if (!fe->kick_ev || !fe->timer_ev || !fe->delay_ev ||
+        (fe->polled && !fe->read_ev)) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
@@ -1103,7 +1215,8 @@ static int file_start(struct minion_instance *inst, struct event_base *base)
             return -EIO;
         }
         fstate_on_dead(fe->st, on_dead_line, fe);
-        if (fstate_ready(fe->st) || fstate_dead_pending(fe->st)) {
+        if (fstate_ready(fe->st) || fstate_waiting(fe->st) ||
+            fstate_dead_pending(fe->st)) {
             minion_log(inst, MINION_LOG_INFO,
                        "resuming %zu unfinished line%s of minion %s",
                        fstate_owned(fe->st),
@@ -1114,11 +1227,36 @@ static int file_start(struct minion_instance *inst, struct event_base *base)
     return 0;
 }
 
+/* Stateless, a stop forgets the params owed another run, as it forgets the
+ * input not yet read: say how many, since a delayed retry makes them
+ * more. */
+static void say_retries_dropped(struct file_engine *fe)
+{
+    size_t n = fe->delayed.n;
+
+    for (const struct rec *r = fe->retry_head; r; r = r->next) {
+        n++;
+    }
+    if (n > 0) {
+        minion_log(fe->inst, MINION_LOG_WARN,
+                   "%zu param%s owed another run (failed, or cut short by the "
+                   "stop) not run: without MINION_FILE_STATE nothing is kept",
+                   n, n == 1 ? "" : "s");
+    }
+}
+
 static int file_stop(struct minion_instance *inst)
 {
     struct file_engine *fe = minion_instance_data(inst);
 
     set_read(fe, 0);
+    fe->closed = 1;
+    if (fe->delay_ev) {
+        evtimer_del(fe->delay_ev);
+    }
+    if (!fe->st) {
+        say_retries_dropped(fe);
+    }
     if (fe->st && fstate_dead_pending(fe->st) && !fe->failed) {
         if (!fe->waiting) {
             sync_state(fe, 0);
@@ -1154,6 +1292,9 @@ static void file_destroy(struct minion_instance *inst)
     if (fe->timer_ev) {
         event_free(fe->timer_ev);
     }
+    if (fe->delay_ev) {
+        event_free(fe->delay_ev);
+    }
     fstate_free(fe->st);
     if (fe->own_fd) {
         close(fe->fd);
@@ -1161,6 +1302,10 @@ static void file_destroy(struct minion_instance *inst)
     for (r = fe->retry_head; r; r = r->next) {
         free(r->data);
     }
+    while ((r = due_pop(&fe->delayed))) {
+        free(r->data);
+    }
+    due_fini(&fe->delayed);
     while (fe->slabs) {
         struct slab *s = fe->slabs;
         fe->slabs = s->next;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "due.h"
 #include "state.h"
 
 /* The window claims read MINION_FILE through; it grows for longer lines. */
@@ -59,6 +60,9 @@ struct fstate {
     struct fmap owned;
     struct fline *ready_head, *ready_tail;
     struct fline *dead_head, *dead_tail;
+    /* Failed lines waiting out their retry delay, by not_before. Its room
+     * is kept at the size of the owned set, so a fail never needs memory. */
+    struct due_heap waiting;
     size_t n_ready, n_dead;
     uint64_t tail_line; /* the last claim's unterminated last line */
     size_t tail_len;
@@ -87,6 +91,15 @@ static void set_err(struct fstate *st, const char *fmt, ...)
 const char *fstate_error(const struct fstate *st)
 {
     return st->err;
+}
+
+/* Epoch seconds: not_before times are read by minions on other hosts. */
+static double wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -581,6 +594,54 @@ size_t fstate_dead_pending(const struct fstate *st)
     return st->n_dead;
 }
 
+size_t fstate_waiting(const struct fstate *st)
+{
+    return st->waiting.n;
+}
+
+double fstate_next_due(const struct fstate *st)
+{
+    double due = 0;
+
+    due_peek(&st->waiting, &due);
+    return due;
+}
+
+/* Keep room in the waiting heap for every owned line. Returns 0 or
+ * -ENOMEM. */
+static int waiting_reserve(struct fstate *st, size_t owned)
+{
+    return due_reserve(&st->waiting, owned);
+}
+
+/* Queue @fl to run: at once, or once its not_before has come. The heap's
+ * room was reserved when the line became ours. */
+static void queue_line(struct fstate *st, struct fline *fl, double now)
+{
+    if (fl->not_before > now &&
+        due_push(&st->waiting, fl->not_before, fl) == 0) {
+        return;
+    }
+    fl->not_before = 0;
+    queue_push(&st->ready_head, &st->ready_tail, fl);
+    st->n_ready++;
+}
+
+/* The waiting lines whose time has come join the ready queue. A timer may
+ * fire a hair early: a millisecond's slack spares it a second round. */
+static void promote_due(struct fstate *st, double now)
+{
+    double due;
+    struct fline *fl;
+
+    while ((fl = due_peek(&st->waiting, &due)) && due <= now + 0.001) {
+        due_pop(&st->waiting);
+        fl->not_before = 0;
+        queue_push(&st->ready_head, &st->ready_tail, fl);
+        st->n_ready++;
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Journal records                                                          */
 
@@ -636,6 +697,22 @@ static int rec_add(struct fstate *st, char type, uint64_t line, uint64_t a,
     return 0;
 }
 
+/* Add a W record: the run after failed attempt @attempt of @line may not
+ * start before @not_before (epoch seconds). */
+static int rec_add_wait(struct fstate *st, uint64_t line, unsigned attempt,
+                        double not_before)
+{
+    char *p;
+
+    if (rec_reserve(st, 96) < 0) {
+        return -ENOMEM;
+    }
+    p = st->rec + st->rec_len;
+    st->rec_len += (size_t)snprintf(p, 96, "W %" PRIu64 " %u %.3f\n", line,
+                                    attempt, not_before);
+    return 0;
+}
+
 /* The records that recreate @fl's state. */
 static int rec_add_fline(struct fstate *st, const struct fline *fl)
 {
@@ -644,6 +721,9 @@ static int rec_add_fline(struct fstate *st, const struct fline *fl)
         rc = rec_add(st, 'Z', fl->line, 0, 0, fl->failed, fl->error);
     } else if (rc == 0 && fl->failed) {
         rc = rec_add(st, 'F', fl->line, 0, 0, fl->failed, fl->error);
+        if (rc == 0 && fl->not_before > 0) {
+            rc = rec_add_wait(st, fl->line, fl->failed, fl->not_before);
+        }
     }
     if (rc == 0 && fl->running) {
         rc = rec_add(st, 'S', fl->line, 0, 0, fl->running, NULL);
@@ -778,6 +858,9 @@ static int replay_text(struct fmap *m, const char *text)
                 replay_error(fl, end + 1, (size_t)(eol - end - 1)) < 0) {
                 return -ENOMEM;
             }
+            if ((unsigned)a > fl->failed) {
+                fl->not_before = 0; /* a W record may follow */
+            }
             fl->failed = umax(fl->failed, (unsigned)a);
             fl->attempt = umax(fl->attempt, (unsigned)a + 1);
             if (fl->running <= (unsigned)a) {
@@ -799,10 +882,25 @@ static int replay_text(struct fmap *m, const char *text)
             if (type == 'S') {
                 fl->running = (unsigned)a;
                 fl->attempt = umax(fl->attempt, (unsigned)a);
+                fl->not_before = 0; /* its wait was over */
             } else if (fl->running == (unsigned)a) {
                 fl->running = 0;
             }
             break;
+        case 'W': {
+            double t;
+            a = strtoull(end, &end, 10);
+            t = strtod(end, &end);
+            if (end != eol || a == 0 || !(t > 0)) {
+                goto next;
+            }
+            /* Only the wait after the last failure counts. */
+            if ((fl = map_get(m, line)) && fl->failed == (unsigned)a &&
+                !fl->running) {
+                fl->not_before = t;
+            }
+            break;
+        }
         case 'D':
         case 'X':
             if (end != eol) {
@@ -887,6 +985,7 @@ static int count_lost_run(struct fstate *st, struct fline *fl)
     char why[64];
 
     fl->running = 0;
+    fl->not_before = 0;
     fl->failed = umax(fl->failed, ran);
     fl->attempt = umax(fl->attempt, ran + 1);
     if (fl->dead || fl->attempt <= st->max_attempts) {
@@ -923,6 +1022,7 @@ static int take_over(struct fstate *st, struct fmap *from,
                      const struct cursor *c, int record)
 {
     size_t mark = st->rec_len, keep = 0;
+    double now = wall_now();
     int taken = 0;
 
     for (size_t b = 0; b < from->size; b++) {
@@ -948,7 +1048,8 @@ static int take_over(struct fstate *st, struct fmap *from,
             keep++;
         }
     }
-    if (keep > 0 && map_reserve(&st->owned, st->owned.n + keep) < 0) {
+    if (keep > 0 && (map_reserve(&st->owned, st->owned.n + keep) < 0 ||
+                     waiting_reserve(st, st->owned.n + keep) < 0)) {
         goto nomem;
     }
     /* Nothing below fails. The lines of @from are distinct, so moving one
@@ -966,8 +1067,9 @@ static int take_over(struct fstate *st, struct fmap *from,
                 queue_push(&st->dead_head, &st->dead_tail, fl);
                 st->n_dead++;
             } else {
-                queue_push(&st->ready_head, &st->ready_tail, fl);
-                st->n_ready++;
+                /* A retry delay left by its last failure still holds,
+                 * whoever takes the line. */
+                queue_line(st, fl, now);
             }
             taken++;
         }
@@ -1245,6 +1347,10 @@ int fstate_claim(struct fstate *st, unsigned max, struct fline **out)
     nc.offset = st->win.offset;
     nc.line = st->win.next;
     nc.partial = st->win.skip_nl;
+    if (rc == 0 && waiting_reserve(st, st->owned.n) < 0) {
+        set_err(st, "out of memory");
+        rc = -ENOMEM;
+    }
     /* Journal first, cursor second (see state.h). */
     if (rc == 0) {
         rc = rec_flush(st);
@@ -1290,6 +1396,9 @@ struct fline *fstate_next(struct fstate *st, int *rc)
     struct fline *fl;
 
     *rc = 0;
+    if (st->waiting.n > 0) {
+        promote_due(st, wall_now());
+    }
     if (!(fl = st->ready_head)) {
         return NULL;
     }
@@ -1346,14 +1455,34 @@ static void keep_error(struct fline *fl, const char *error)
 int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
                 const char *error)
 {
+    return fstate_fail_until(st, fl, attempt, error, 0);
+}
+
+int fstate_fail_until(struct fstate *st, struct fline *fl, unsigned attempt,
+                      const char *error, double not_before)
+{
+    const char *kept;
+
     keep_error(fl, error);
+    kept = fl->error ? fl->error : ERROR_LOST;
     fl->running = 0;
     fl->failed = attempt;
     fl->attempt = attempt + 1;
-    queue_push(&st->ready_head, &st->ready_tail, fl);
-    st->n_ready++;
-    return one_record(st, 'F', fl->line, attempt,
-                      fl->error ? fl->error : ERROR_LOST);
+    fl->not_before = not_before > 0 ? not_before : 0;
+    queue_line(st, fl, wall_now());
+    if (fl->not_before == 0) {
+        return one_record(st, 'F', fl->line, attempt, kept);
+    }
+    /* F and W in one write(2): a replay sees the failure with its wait or
+     * neither. With the error cut down to ERROR_LOST both fit in the buffer
+     * reserved at fstate_new, so this needs no memory. */
+    if (rec_add(st, 'F', fl->line, 0, 0, attempt, kept) < 0 ||
+        rec_add_wait(st, fl->line, attempt, fl->not_before) < 0) {
+        st->rec_len = 0;
+        rec_add(st, 'F', fl->line, 0, 0, attempt, ERROR_LOST);
+        rec_add_wait(st, fl->line, attempt, fl->not_before);
+    }
+    return rec_flush(st);
 }
 
 int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
@@ -1714,6 +1843,7 @@ void fstate_free(struct fstate *st)
         close(st->cursor_fd);
     }
     map_clear(&st->owned);
+    due_fini(&st->waiting);
     lines_fini(&st->win);
     free(st->scratch);
     free(st->rec);

@@ -30,11 +30,28 @@
  *                     R LINE ATTEMPT              it was released unfinished
  *                                                 (a stop): it does not count
  *                     F LINE ATTEMPT ERROR        that attempt failed
+ *                     W LINE ATTEMPT TIME         the run after failed
+ *                                                 attempt ATTEMPT may not
+ *                                                 start before TIME (epoch
+ *                                                 seconds, "%.3f"), written
+ *                                                 with its F in one write
  *                     Z LINE ATTEMPTS ERROR       dead, letter not yet written
  *                     D LINE                      done (acked)
  *                     X LINE                      dead letter written
  *                   ERROR is percent-encoded (%XX for "%" and control bytes).
  *   journal/ID.tmp  a compaction of ID.journal in progress.
+ *
+ * New record types are how the format grows: a replay skips a type it does
+ * not know, so an older minionize reads a newer journal (it only runs a
+ * delayed retry early, as it ignores W), and a journal without W records
+ * (an older state directory) simply has no delays.
+ *
+ * MINION_RETRY_DELAY: a failed line's W record holds the wall-clock time
+ * before which no minion runs it again: its owner keeps it in a waiting
+ * heap until then (and drains only once it has run), and a restart or an
+ * adopter that replays the journal keeps the wait. Wall-clock time, as the
+ * minions sharing the directory may run on several hosts: their clocks
+ * are assumed to agree to well within a delay.
  *
  * A line is claimed only once its "\n" is in the file: a writer that
  * appends a line in several write(2)s never has it split, and an
@@ -88,6 +105,8 @@ struct fline {
     unsigned failed;     /* the last failed attempt; 0: none */
     unsigned running;    /* the delivery started and not settled; 0: none */
     char *error;         /* that failure's error, or NULL */
+    double not_before;   /* retry delay: epoch seconds its next run waits
+                            for (W record); 0: none */
     int dead;            /* dead: waiting for its letter to be written */
     int report;          /* dead by replay, not by a verdict of the core:
                             fstate_flush_dead hands it to the report hook */
@@ -153,7 +172,8 @@ void fstate_on_dead(struct fstate *st, fstate_dead_fn fn, void *arg);
  * or a negative errno. */
 int fstate_flush_dead(struct fstate *st);
 
-/* The next ready line (replayed, adopted, or failed and to be retried),
+/* The next ready line (replayed, adopted, or failed and to be retried;
+ * waiting lines whose time has come join the ready queue first),
  * with its data read back from the file, started as a claim is; NULL when
  * none. Sets *rc to 0, or to a negative errno (and returns NULL) when the
  * file cannot be read or the journal written. */
@@ -166,6 +186,12 @@ struct fline *fstate_next(struct fstate *st, int *rc);
 int fstate_ack(struct fstate *st, struct fline *fl);
 int fstate_fail(struct fstate *st, struct fline *fl, unsigned attempt,
                 const char *error);
+/* fstate_fail, with the next run held until @not_before (epoch seconds;
+ * 0 or a time past: at once): the line waits apart (fstate_waiting), not
+ * in the ready queue, until fstate_next finds its time has come. Needs no
+ * memory either. */
+int fstate_fail_until(struct fstate *st, struct fline *fl, unsigned attempt,
+                      const char *error, double not_before);
 int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
                 const char *error);
 
@@ -175,10 +201,16 @@ int fstate_dead(struct fstate *st, struct fline *fl, unsigned attempts,
  * negative errno (the line is back in the queue either way). */
 int fstate_release(struct fstate *st, struct fline *fl);
 
-/* Lines owned (delivered, ready or dead); ready; dead letters waiting. */
+/* Lines owned (delivered, ready, waiting out a retry delay or dead);
+ * ready; waiting; dead letters waiting. */
 size_t fstate_owned(const struct fstate *st);
 size_t fstate_ready(const struct fstate *st);
+size_t fstate_waiting(const struct fstate *st);
 size_t fstate_dead_pending(const struct fstate *st);
+
+/* The earliest time (epoch seconds) a waiting line is due; 0 when none
+ * waits. */
+double fstate_next_due(const struct fstate *st);
 
 /* Rewrite the journal down to the lines still owned once it is larger than
  * @limit bytes. Returns 0 or a negative errno. */
