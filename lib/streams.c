@@ -59,6 +59,14 @@ static int check(const struct streams_keys *k, char *err, size_t errlen)
                  k->dead);
         return -EINVAL;
     }
+    if (strcmp(k->dead, k->trim) == 0 ||
+        (k->results && strcmp(k->results, k->trim) == 0)) {
+        snprintf(err, errlen,
+                 "%s must not be %s: that key holds the minions' trim token",
+                 strcmp(k->dead, k->trim) == 0 ? "REDIS_DEAD" : "REDIS_RESULTS",
+                 k->trim);
+        return -EINVAL;
+    }
     if (strcmp(k->dead, k->minions) == 0 ||
         (k->results && strcmp(k->results, k->minions) == 0)) {
         snprintf(err, errlen,
@@ -91,12 +99,13 @@ int streams_keys_init(struct streams_keys *k, const char *stream,
     k->stream = strdup(stream);
     k->dead = dead ? strdup(dead) : join(stream, STREAMS_SUFFIX_DEAD);
     k->minions = join(stream, STREAMS_SUFFIX_MINIONS);
+    k->trim = join(stream, STREAMS_SUFFIX_TRIM);
     if (!results) {
         k->results = join(stream, STREAMS_SUFFIX_RESULTS);
     } else if (results[0]) {
         k->results = strdup(results);
     }
-    if (!k->stream || !k->dead || !k->minions ||
+    if (!k->stream || !k->dead || !k->minions || !k->trim ||
         (!k->results && (!results || results[0]))) {
         snprintf(err, errlen, "out of memory");
         rc = -ENOMEM;
@@ -118,5 +127,6 @@ void streams_keys_fini(struct streams_keys *k)
     free(k->results);
     free(k->dead);
     free(k->minions);
+    free(k->trim);
     memset(k, 0, sizeof(*k));
 }

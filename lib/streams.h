@@ -11,6 +11,7 @@
  *   <stream>:dead            params that failed for good (REDIS_DEAD)
  *   <stream>:minions         hash: minion id -> last heartbeat (epoch ms)
  *   <stream>:minion:<id>     hash: one minion's state and counts
+ *   <stream>:trim            string: whose turn it is to trim (1 s)
  */
 #ifndef LIB_STREAMS_H
 #define LIB_STREAMS_H
@@ -41,6 +42,11 @@
 #define STREAMS_FIELD_EXIT_CODE "exit_code"
 #define STREAMS_FIELD_OUTPUT "output"
 #define STREAMS_FIELD_ERROR "error"
+/* The task process's resources; empty without a process of its own. */
+#define STREAMS_FIELD_SIGNAL "signal" /* empty: it exited */
+#define STREAMS_FIELD_MAXRSS_KB "maxrss_kb"
+#define STREAMS_FIELD_USER_S "user_s"
+#define STREAMS_FIELD_SYS_S "sys_s"
 
 /* A dead letter: param, task and error as above, and the runs it had. */
 #define STREAMS_FIELD_ATTEMPTS "attempts"
@@ -56,8 +62,13 @@
 #define STREAMS_FIELD_STARTED "started"     /* epoch ms */
 #define STREAMS_FIELD_LAST_SEEN "last_seen" /* epoch ms, Redis's clock */
 
-/* Results streams are capped (approximately) at this many entries. */
-#define STREAMS_RESULTS_MAXLEN "1000000"
+/* REDIS_TRIM: trim the params stream below what every group still needs.
+ * REDIS_RESULTS_MAXLEN: cap the results stream (approximately) at this
+ * many entries; 0: no cap. */
+#define STREAMS_DEFAULT_TRIM "1"
+#define STREAMS_DEFAULT_RESULTS_MAXLEN "0"
+/* Key of the once-a-second trim token: "<stream>:trim". */
+#define STREAMS_SUFFIX_TRIM ":trim"
 /* A minion's hash outlives its last beat by this many milliseconds. */
 #define STREAMS_STATS_TTL_MS "86400000"
 
@@ -67,6 +78,7 @@ struct streams_keys {
     char *results; /* NULL when results are off (REDIS_RESULTS empty) */
     char *dead;
     char *minions; /* the heartbeat hash */
+    char *trim;    /* the trim token (REDIS_TRIM) */
 };
 
 /* Fill @k for @stream. @results and @dead are the settings as given: NULL

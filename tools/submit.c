@@ -103,7 +103,13 @@ static void usage(FILE *out)
             "\n"
             "Settings: flag > environment > .env. --wait reads REDIS_RESULTS "
             "(default\n"
-            "<stream>:results). Exit status: 0 done, 1 failed (or a param "
+            "<stream>:results) as results come. With REDIS_RESULTS_MAXLEN=N "
+            "the minions\n"
+            "keep about N results: a --wait that falls N results behind "
+            "misses some,\n"
+            "says so, and then waits for ids that may never come (use "
+            "--timeout).\n"
+            "Exit status: 0 done, 1 failed (or a param "
             "dead, or timed\n"
             "out with --wait), 2 usage or configuration error (nothing "
             "submitted).\n");
@@ -724,11 +730,86 @@ static void progress_end(struct progress *pg, size_t back, size_t n)
     pg->on = 0; /* ended: messages may follow */
 }
 
+/* What --wait needs to notice results trimmed before it read them: how
+ * many entries the results stream had ever been given when it started
+ * (-1: unknown, Redis before 7.0), and how many it read since. */
+struct trim_watch {
+    long long added0;
+    long long read;
+    long long said; /* results found trimmed, as last said */
+};
+
+/* XINFO STREAM @key: its last generated id (into @last, @len bytes) and
+ * entries-added (-1: not said). Returns 0, or -1 when the stream cannot be
+ * looked at (missing: "0-0" and 0). */
+static int stream_marks(redisContext *c, const char *key, char *last,
+                        size_t len, long long *added)
+{
+    redisReply *r = redisCommand(c, "XINFO STREAM %s", key);
+    size_t i;
+
+    snprintf(last, len, "0-0");
+    *added = -1;
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "no such key")) {
+        *added = 0;
+    }
+    for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        if (strcmp(k->str, "last-generated-id") == 0 &&
+            v->type == REDIS_REPLY_STRING) {
+            snprintf(last, len, "%s", v->str);
+        } else if (strcmp(k->str, "entries-added") == 0 &&
+                   v->type == REDIS_REPLY_INTEGER) {
+            *added = v->integer;
+        }
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Caught up with the results stream (a read found nothing new): were
+ * results trimmed (REDIS_RESULTS_MAXLEN) before this wait read them? Every
+ * entry added since the start is either read or gone, once the stream's
+ * last id is the last one read. Says so on stderr each time more are
+ * found gone: the results still missing may never come. */
+static void check_trimmed(redisContext *c, const char *results,
+                          const char *last, struct trim_watch *tw,
+                          size_t missing, struct progress *pg)
+{
+    char newest[64];
+    long long added, gone;
+
+    if (tw->added0 < 0 || missing == 0 ||
+        stream_marks(c, results, newest, sizeof(newest), &added) < 0 ||
+        added < 0 || strcmp(newest, last) != 0) {
+        return;
+    }
+    gone = added - tw->added0 - tw->read;
+    if (gone <= tw->said) {
+        return;
+    }
+    tw->said = gone;
+    progress_clear(pg);
+    tools_error("%lld result%s were trimmed from %s before --wait read them "
+                "(REDIS_RESULTS_MAXLEN is too small for this reader); the %zu "
+                "still missing may never come",
+                gone, gone == 1 ? "" : "s", results, missing);
+}
+
 /* Read the results stream from @last until every param is final or the
  * deadline passes. Returns the exit status. */
 static int wait_results(redisContext *c, const char *results, char *last,
-                        struct pending *pend, size_t n, double timeout)
+                        const struct trim_watch *watch, struct pending *pend,
+                        size_t n, double timeout)
 {
+    struct trim_watch tw = *watch;
     struct pending **by_id = malloc((n ? n : 1) * sizeof(*by_id));
     double deadline = timeout > 0 ? now_s() + timeout : 0;
     size_t i, j, next = 0, left = n, dead = 0;
@@ -783,6 +864,8 @@ static int wait_results(redisContext *c, const char *results, char *last,
             r->element[0]->elements > 1) {
             const redisReply *entries = r->element[0]->element[1];
 
+            tw.read += (long long)entries->elements;
+
             for (j = 0; j < entries->elements; j++) {
                 const redisReply *e = entries->element[j];
                 int made;
@@ -805,6 +888,9 @@ static int wait_results(redisContext *c, const char *results, char *last,
                 }
                 left -= (size_t)made;
             }
+        }
+        if (r->type == REDIS_REPLY_NIL && rc == 0) {
+            check_trimmed(c, results, last, &tw, left, &pg);
         }
         freeReplyObject(r);
         if (rc < 0) {
@@ -845,6 +931,8 @@ static int submit_redis(const struct params *ps, struct settings *cfg,
     const char *stream = tools_get(cfg, "REDIS_STREAM", STREAMS_DEFAULT_STREAM);
     const char *results_set = settings_get(cfg, "REDIS_RESULTS");
     struct streams_keys keys;
+    struct trim_watch watch = {-1, 0, 0};
+    char newest[64];
     struct pending *pend = NULL;
     char *last = NULL, err[512];
     redisContext *c = NULL;
@@ -872,6 +960,12 @@ static int submit_redis(const struct params *ps, struct settings *cfg,
     if (o->wait && (last = last_result_id(c, keys.results)) == NULL) {
         goto out;
     }
+    /* Right after: a result added in between is read, never taken for
+     * one trimmed. */
+    if (o->wait && stream_marks(c, keys.results, newest, sizeof(newest),
+                                &watch.added0) < 0) {
+        watch.added0 = -1;
+    }
     pend = calloc(ps->n ? ps->n : 1, sizeof(*pend));
     if (pend == NULL) {
         tools_error("out of memory");
@@ -888,7 +982,8 @@ static int submit_redis(const struct params *ps, struct settings *cfg,
     }
     rc = 0;
     if (o->wait) {
-        rc = wait_results(c, keys.results, last, pend, ps->n, o->timeout);
+        rc = wait_results(c, keys.results, last, &watch, pend, ps->n,
+                          o->timeout);
         last = NULL; /* wait_results took it */
     }
 out:

@@ -3,6 +3,8 @@
  * - Claim: every REDIS_CLAIM_IDLE_MS/2, XAUTOCLAIM (through a script that
  *   also reads each entry's delivery count) the entries idle longer than
  *   REDIS_CLAIM_IDLE_MS in any consumer's pending list: their minion died.
+ *   A claimed entry still waiting out a retry delay is held here, not run
+ *   before it is due (delay.c); attempts leave out released runs.
  * - Refresh: every REDIS_CLAIM_IDLE_MS/3, reset the idle time of what this
  *   minion holds, so a long task is never claimed by another while it runs,
  *   and publish the heartbeat (on Redis's clock).
@@ -83,9 +85,7 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
 void claims_run(struct redis_engine *r)
 {
     char count[16];
-    const char *argv[] = {"EVAL",         script_claim,    "1",
-                          r->keys.stream, r->group,        r->me,
-                          r->claim_idle,  r->claim_cursor, count};
+    const char *argv[SCRIPT_HEAD_ARGS + 3];
     unsigned want;
 
     if (r->ctx->dry_run || r->paused || r->drained || r->dying ||
@@ -97,7 +97,12 @@ void claims_run(struct redis_engine *r)
         return;
     }
     snprintf(count, sizeof(count), "%u", want);
-    if (rconn_send(r->writer_conn, on_claim, r, 9, argv, NULL) == 0) {
+    script_head(r, script_claim, argv);
+    argv[SCRIPT_HEAD_ARGS] = r->claim_idle;
+    argv[SCRIPT_HEAD_ARGS + 1] = r->claim_cursor;
+    argv[SCRIPT_HEAD_ARGS + 2] = count;
+    if (rconn_send(r->writer_conn, on_claim, r, SCRIPT_HEAD_ARGS + 3, argv,
+                   NULL) == 0) {
         r->claim_busy = 1;
     }
 }
@@ -135,6 +140,15 @@ static void on_refresh(redisAsyncContext *ac, void *rep, void *priv)
         if (!id || !owner) {
             continue;
         }
+        if ((t = rlist_find(&r->waiting, id)) != NULL) {
+            /* Its delay is over and another minion took it, as it may. */
+            rlist_remove(&r->waiting, t);
+            free(t);
+            minion_log(r->inst, MINION_LOG_DEBUG,
+                       "task %s was taken by %s once its delay was over", id,
+                       owner[0] ? owner : "(acked)");
+            continue;
+        }
         if ((t = rlist_find(&r->ready, id)) != NULL) {
             /* Not started here yet: leave it to whoever has it now. */
             rlist_remove(&r->ready, t);
@@ -169,11 +183,11 @@ static void refresh_send(struct redis_engine *r, const char **argv, size_t n)
 static void refresh(struct redis_engine *r)
 {
     const char **argv;
-    struct rlist *lists[] = {&r->running, &r->ready};
+    struct rlist *lists[] = {&r->running, &r->ready, &r->waiting};
     size_t n = 0;
 
     if (r->refresh_busy || !rconn_is_ready(r->writer_conn) ||
-        r->running.n + r->ready.n == 0) {
+        r->running.n + r->ready.n + r->waiting.n == 0) {
         return;
     }
     argv = malloc((SCRIPT_HEAD_ARGS + REFRESH_CHUNK) * sizeof(*argv));
@@ -181,7 +195,7 @@ static void refresh(struct redis_engine *r)
         return;
     }
     script_head(r, script_refresh, argv);
-    for (size_t l = 0; l < 2; l++) {
+    for (size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
         for (struct rtask *t = lists[l]->head; t; t = t->next) {
             if (t->foreign) {
                 continue;

@@ -21,6 +21,10 @@
 
 struct event;
 
+/* Keys of one group (README.md): "<stream>" SUFFIX "<group>". */
+#define RELEASED_SUFFIX ":released:"
+#define DELAYED_SUFFIX ":delayed:"
+
 /* The settings table fills this. */
 struct redis_conf {
     char *url;
@@ -29,6 +33,8 @@ struct redis_conf {
     long long claim_idle_ms;
     char *results; /* NULL: "<stream>:results"; "": no results */
     char *dead;    /* NULL: "<stream>:dead" */
+    int trim;      /* REDIS_TRIM: trim what every group acked (trim.c) */
+    long long results_maxlen; /* REDIS_RESULTS_MAXLEN; 0: no cap */
 };
 
 /* One param this minion holds: fetched and waiting for credit (`ready`), or
@@ -38,8 +44,11 @@ struct rtask {
     char id[RID_MAX];
     unsigned attempt;
     int foreign; /* another minion owns it now: stop refreshing it */
+    /* Runs of it were released (release.c): its ack clears their count. */
+    int released;
     char *param; /* ready only */
     size_t len;
+    double handed; /* running: minion_now() when handed to the core */
 };
 
 struct rlist {
@@ -54,6 +63,10 @@ enum write_kind {
     WRITE_ACK,    /* XACK of a batch of ids */
     WRITE_RETRY,  /* the take script: failed params back for another attempt */
     WRITE_BEAT,   /* heartbeat */
+    /* release.c: runs given back unfinished. */
+    WRITE_RELEASE,
+    /* delay.c: a failed param set to wait out its retry delay. */
+    WRITE_DELAY,
 };
 
 /* A formatted command waiting to be sent, or sent and awaiting its reply. */
@@ -135,6 +148,21 @@ struct redis_engine {
     struct event *group_ev;
     /* A dry run reads without the group, from here on (exclusive). */
     char dry_cursor[RID_MAX];
+    /* Read-ahead (reader.c): at most this many fetched beyond the credit;
+     * the mean time a task held a slot lately (seconds; 0: none yet). */
+    unsigned ahead_max;
+    double slot_s;
+
+    /* release.c, delay.c: <stream>:released:<group> (hash: entry id ->
+     * runs released unfinished) and <stream>:delayed:<group> (sorted set:
+     * entry id by the time its retry is due, ms on Redis's clock). */
+    char *released_key, *delayed_key;
+    /* Failed params this minion holds while they wait out their delay. */
+    struct rlist waiting;
+    struct event *delay_ev;
+    double delay_at;  /* minion_now() when delay_ev fires; 0: not armed */
+    int delay_busy;   /* a take of due entries is out */
+    int delay_wanted; /* the timer fired without free slots */
 
     /* claims.c */
     int claim_busy;
@@ -150,6 +178,10 @@ struct redis_engine {
     struct event *sweep_ev;
 
     struct writer w;
+
+    /* trim.c */
+    struct event *trim_ev;
+    int trim_busy, trim_said_unknown;
 
     /* queue.c */
     struct rconn *stats_conn; /* made on the first queue() */
@@ -168,6 +200,7 @@ struct redis_engine {
 /* redis.c: the lists of what this minion holds. */
 void rlist_append(struct rlist *l, struct rtask *t);
 void rlist_remove(struct rlist *l, struct rtask *t);
+void rlist_prepend(struct rlist *l, struct rtask *t);
 /* Returns: the task with @id, or NULL. O(n): for the rare paths only. */
 struct rtask *rlist_find(const struct rlist *l, const char *id);
 
@@ -195,6 +228,34 @@ void reader_on_down(struct redis_engine *r);
 void reader_resync(struct redis_engine *r);
 void reader_stop(struct redis_engine *r);
 void reader_fini(struct redis_engine *r);
+/* A task held a slot for @seconds: the pace that sizes the read-ahead. */
+void reader_task_done(struct redis_engine *r, double seconds);
+
+/* trim.c: REDIS_TRIM, once a second by one minion of the fleet. */
+int trim_start(struct redis_engine *r);
+void trim_stop(struct redis_engine *r);
+void trim_fini(struct redis_engine *r);
+
+/* release.c */
+/* Give @id back unfinished (stop, pause): count the run as released and
+ * make the entry claimable at once. */
+void release_one(struct redis_engine *r, const char *id);
+/* The same for every param fetched but never handed to the core. */
+void release_ready(struct redis_engine *r);
+/* Ack @id and clear its count of released runs. */
+void release_ack(struct redis_engine *r, const char *id);
+
+/* delay.c */
+int delay_init(struct redis_engine *r);
+/* Park failed @t for @seconds (> 0): any minion runs it once due. Takes:
+ * t. */
+void delay_park(struct redis_engine *r, struct rtask *t, double seconds);
+/* A take or claim found @row's entry waiting out its delay: hold it. */
+void delay_adopt(struct redis_engine *r, const struct take_row *row);
+/* Free slots came: take due entries if a poll waited for them. */
+void delay_kick(struct redis_engine *r);
+void delay_pause(struct redis_engine *r);
+void delay_fini(struct redis_engine *r);
 
 /* claims.c */
 int claims_start(struct redis_engine *r);
@@ -236,8 +297,9 @@ int writer_idle(const struct redis_engine *r);
 
 /* scripts.c: the Lua scripts, atomic where Redis must see one step. */
 /* The arguments every script over the params stream starts with: EVAL,
- * @script, 1, the stream, the group, this consumer. */
-#define SCRIPT_HEAD_ARGS 6
+ * @script, 3, the stream, the group's released counts and delayed set
+ * (KEYS[1..3]), then the group and this consumer (ARGV[1..2]). */
+#define SCRIPT_HEAD_ARGS 8
 /* Write them into @argv[0..SCRIPT_HEAD_ARGS). Borrows: script and r's
  * names, for as long as @argv is used. */
 void script_head(const struct redis_engine *r, const char *script,
@@ -249,5 +311,9 @@ extern const char script_dead[];
 extern const char script_enlist[];
 extern const char script_beat[];
 extern const char script_sweep[];
+extern const char script_release[];
+extern const char script_ack_released[];
+extern const char script_delay[];
+extern const char script_due[];
 
 #endif

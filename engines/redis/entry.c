@@ -147,15 +147,18 @@ int take_row_parse(const redisReply *row, struct take_row *out)
     const redisReply *extra;
 
     memset(out, 0, sizeof(*out));
-    if (!row || row->type != REDIS_REPLY_ARRAY || row->elements != 4 ||
+    if (!row || row->type != REDIS_REPLY_ARRAY ||
+        (row->elements != 4 && row->elements != 5) ||
         !is_string(row->element[0]) ||
         !rid_valid(row->element[0]->str, row->element[0]->len) ||
         row->element[1]->type != REDIS_REPLY_INTEGER ||
-        row->element[2]->type != REDIS_REPLY_INTEGER) {
+        row->element[2]->type != REDIS_REPLY_INTEGER ||
+        (row->elements == 5 && row->element[4]->type != REDIS_REPLY_INTEGER)) {
         return -EPROTO;
     }
     out->id = row->element[0]->str;
     out->count = row->element[2]->integer;
+    out->released = row->elements == 5 ? row->element[4]->integer : 0;
     extra = row->element[3];
     switch (row->element[1]->integer) {
     case TAKE_GONE: out->status = TAKE_GONE; return 0;
@@ -173,6 +176,13 @@ int take_row_parse(const redisReply *row, struct take_row *out)
         }
         out->status = TAKE_OK;
         out->fields = extra;
+        return 0;
+    case TAKE_DELAYED:
+        if (extra->type != REDIS_REPLY_INTEGER) {
+            return -EPROTO;
+        }
+        out->status = TAKE_DELAYED;
+        out->wait_ms = extra->integer;
         return 0;
     default: return -EPROTO;
     }
@@ -192,50 +202,124 @@ int claim_reply_parse(const redisReply *reply, const char **cursor,
     return 0;
 }
 
-/* Where the output value sits in format_result()'s argument list. */
-#define OUTPUT_ARG 19
+/* One argument of a command being formatted. */
+struct resp_arg {
+    const char *s;
+    size_t len;
+};
 
-int format_result(const char *stream, const struct result_fields *f, char **out)
+/* Decimal digits of @v into the end of @buf; returns where they start. */
+static char *utoa_end(size_t v, char *end)
 {
-    char attempt[16], duration[24], exit_code[16];
-    const char *argv[] = {"XADD",
-                          stream,
-                          "MAXLEN",
-                          "~",
-                          STREAMS_RESULTS_MAXLEN,
-                          "*",
-                          STREAMS_FIELD_TASK,
-                          f->task,
-                          STREAMS_FIELD_STATUS,
-                          f->status,
-                          STREAMS_FIELD_ATTEMPT,
-                          attempt,
-                          STREAMS_FIELD_MINION,
-                          f->minion,
-                          STREAMS_FIELD_DURATION_MS,
-                          duration,
-                          STREAMS_FIELD_EXIT_CODE,
-                          exit_code,
-                          STREAMS_FIELD_OUTPUT,
-                          f->output ? f->output : "",
-                          STREAMS_FIELD_ERROR,
-                          f->error ? f->error : ""};
-    size_t lens[sizeof(argv) / sizeof(argv[0])];
-    const int argc = (int)(sizeof(argv) / sizeof(argv[0]));
-    int n;
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+/* "$<len>\r\n" at @p; returns the byte after it. */
+static char *put_header(char *p, char kind, size_t n)
+{
+    char digits[24];
+    char *d = utoa_end(n, digits + sizeof(digits));
+    size_t k = (size_t)(digits + sizeof(digits) - d);
+
+    *p++ = kind;
+    memcpy(p, d, k);
+    p += k;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/* The RESP form of @argc arguments, as redisFormatCommandArgv() makes it,
+ * without its sprintf per argument: a results entry is written for every
+ * task, so this is on the hot path. Returns the length, or -ENOMEM. */
+static int resp_format(const struct resp_arg *argv, size_t argc, char **out)
+{
+    size_t total = 1 + 22 + 2;
+    char *buf, *p;
+
+    for (size_t i = 0; i < argc; i++) {
+        total += 1 + 22 + 2 + argv[i].len + 2;
+    }
+    buf = malloc(total);
+    if (!buf) {
+        *out = NULL;
+        return -ENOMEM;
+    }
+    p = put_header(buf, '*', argc);
+    for (size_t i = 0; i < argc; i++) {
+        p = put_header(p, '$', argv[i].len);
+        memcpy(p, argv[i].s, argv[i].len);
+        p += argv[i].len;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    *out = buf;
+    return (int)(p - buf);
+}
+
+#define RESP_TEXT(text) ((struct resp_arg){(text), sizeof(text) - 1})
+#define RESP_STR(str) ((struct resp_arg){(str), strlen(str)})
+
+int format_result(const char *stream, long long maxlen,
+                  const struct result_fields *f, char **out)
+{
+    char attempt[16], duration[24], exit_code[16], cap[24];
+    char sig[16] = "", rss[24] = "", user[32] = "", sys[32] = "";
+    struct resp_arg argv[32];
+    size_t argc = 0;
 
     snprintf(attempt, sizeof(attempt), "%u", f->attempt);
     snprintf(duration, sizeof(duration), "%lld",
              f->duration_ms < 0 ? 0 : f->duration_ms);
     snprintf(exit_code, sizeof(exit_code), "%d", f->exit_code);
-    for (int i = 0; i < argc; i++) {
-        /* The output is binary-safe and not NUL-terminated. */
-        lens[i] =
-            i == OUTPUT_ARG ? (f->output ? f->output_len : 0) : strlen(argv[i]);
+    if (f->has_usage) {
+        if (f->signal > 0) {
+            snprintf(sig, sizeof(sig), "%d", f->signal);
+        }
+        snprintf(rss, sizeof(rss), "%ld", f->maxrss_kb);
+        snprintf(user, sizeof(user), "%.6f", f->user_s);
+        snprintf(sys, sizeof(sys), "%.6f", f->sys_s);
     }
-    *out = NULL;
-    n = redisFormatCommandArgv(out, argc, argv, lens);
-    return n < 0 ? -ENOMEM : n;
+    argv[argc++] = RESP_TEXT("XADD");
+    argv[argc++] = RESP_STR(stream);
+    if (maxlen > 0) {
+        snprintf(cap, sizeof(cap), "%lld", maxlen);
+        argv[argc++] = RESP_TEXT("MAXLEN");
+        argv[argc++] = RESP_TEXT("~");
+        argv[argc++] = RESP_STR(cap);
+    }
+    argv[argc++] = RESP_TEXT("*");
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_TASK);
+    argv[argc++] = RESP_STR(f->task);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_STATUS);
+    argv[argc++] = RESP_STR(f->status);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_ATTEMPT);
+    argv[argc++] = RESP_STR(attempt);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_MINION);
+    argv[argc++] = RESP_STR(f->minion);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_DURATION_MS);
+    argv[argc++] = RESP_STR(duration);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_EXIT_CODE);
+    argv[argc++] = RESP_STR(exit_code);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_OUTPUT);
+    /* The output is binary-safe and not NUL-terminated. */
+    argv[argc++] = (struct resp_arg){f->output ? f->output : "",
+                                     f->output ? f->output_len : 0};
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_ERROR);
+    argv[argc++] = RESP_STR(f->error ? f->error : "");
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_SIGNAL);
+    argv[argc++] = RESP_STR(sig);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_MAXRSS_KB);
+    argv[argc++] = RESP_STR(rss);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_USER_S);
+    argv[argc++] = RESP_STR(user);
+    argv[argc++] = RESP_TEXT(STREAMS_FIELD_SYS_S);
+    argv[argc++] = RESP_STR(sys);
+    return resp_format(argv, argc, out);
 }
 
 int format_with_ids(const char *const *head, size_t nhead, const char *ids,

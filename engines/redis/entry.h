@@ -35,20 +35,27 @@ int read_entries(const redisReply *reply, const redisReply **entries);
 int entry_split(const redisReply *entry, const char **id,
                 const redisReply **fields);
 
-/* One row of the take/claim scripts: what became of one pending entry. */
+/* One row of the take/claim scripts: what became of one pending entry.
+ * {id, status, count, fields | owner | wait ms, released runs}; rows
+ * without the fifth element have no released runs. */
 enum take_status {
     TAKE_GONE = 0,    /* not pending any more: acked by someone */
     TAKE_OTHER = 1,   /* pending, owned by another consumer (owner) */
     TAKE_DELETED = 2, /* pending, but the entry was deleted or trimmed */
-    TAKE_OK = 3,      /* now ours: fields, delivery count */
+    TAKE_OK = 3,      /* now ours: fields, attempt */
+    TAKE_DELAYED = 4, /* now ours, waiting out a retry delay (wait_ms) */
 };
 
 struct take_row {
     const char *id;
     enum take_status status;
-    long long count;          /* delivery count (after taking, for TAKE_OK) */
+    /* Attempts: Redis's delivery count less the released runs; for
+     * TAKE_OK, after taking, so the attempt of the run to come. */
+    long long count;
     const redisReply *fields; /* TAKE_OK */
     const char *owner;        /* TAKE_OTHER */
+    long long wait_ms;        /* TAKE_DELAYED: until it is due */
+    long long released;       /* runs of it released unfinished */
 };
 
 /* Returns 0 with @out filled from one script row, or -EPROTO. */
@@ -71,12 +78,20 @@ struct result_fields {
     const char *output; /* not NUL-terminated; may be NULL */
     size_t output_len;
     const char *error; /* NULL: none */
+    /* The task process's resources (struct minion_usage); without
+     * has_usage (a function, no process of its own) the four fields are
+     * written empty. signal 0 (it exited) is written empty too. */
+    int has_usage;
+    int signal;
+    long maxrss_kb;
+    double user_s, sys_s;
 };
 
-/* Format `XADD <stream> MAXLEN ~ N * task .. error ..`. Returns the length
- * of the command, or -ENOMEM. Returns: *out, freed with redisFreeCommand(). */
-int format_result(const char *stream, const struct result_fields *f,
-                  char **out);
+/* Format `XADD <stream> [MAXLEN ~ @maxlen] * task .. sys_s ..`, capped
+ * only when @maxlen > 0 (REDIS_RESULTS_MAXLEN). Returns the length of the
+ * command, or -ENOMEM. Returns: *out, freed with redisFreeCommand(). */
+int format_result(const char *stream, long long maxlen,
+                  const struct result_fields *f, char **out);
 
 /* Format the command @head (@nhead arguments) followed by @n ids (@ids:
  * NUL-terminated strings RID_MAX bytes apart): XACK, the scripts. Returns

@@ -460,29 +460,90 @@ static void dry_kick(struct redis_engine *r)
 
 /* ------------------------------------------------------------------------ */
 
+/* Read-ahead                                                                */
+
+/* Entries read ahead are meant to start within this (seconds) at the
+ * recent pace: long enough to hide a read's round trip, short enough
+ * that no other minion would have started them much sooner. */
+#define AHEAD_WINDOW_S 0.05
+/* The bound: max(concurrency, AHEAD_MIN), so that even when every slot
+ * frees at once each finds its next param here. */
+#define AHEAD_MIN 16
+/* Weight of the latest task in the mean time a slot is held. */
+#define SLOT_EWMA_WEIGHT 0.125
+
+void reader_task_done(struct redis_engine *r, double seconds)
+{
+    if (seconds < 1e-6) {
+        seconds = 1e-6;
+    }
+    r->slot_s = r->slot_s > 0
+                    ? r->slot_s + (seconds - r->slot_s) * SLOT_EWMA_WEIGHT
+                    : seconds;
+}
+
+/* How many params to hold beyond the free slots: as many as the slots
+ * free within AHEAD_WINDOW_S at the recent pace (concurrency slots, each
+ * freeing every slot_s), at most ahead_max. None before the pace is
+ * known, none when tasks are long: a slow task's next param stays in the
+ * stream for whichever minion frees a slot first. */
+static unsigned ahead_target(const struct redis_engine *r)
+{
+    double n;
+
+    if (r->slot_s <= 0) {
+        return 0;
+    }
+    n = (double)r->ctx->concurrency * AHEAD_WINDOW_S / r->slot_s;
+    return n >= (double)r->ahead_max ? r->ahead_max : (unsigned)n;
+}
+
+/* How many entries the next read may fetch, 0: do not read now. A slot
+ * with no param waiting always reads; the read-ahead alone tops up only
+ * once half of it is used, so that reads stay batches, not one entry each
+ * time a slot frees. */
+static unsigned read_room(const struct redis_engine *r)
+{
+    unsigned ahead = ahead_target(r);
+    size_t want = (size_t)r->credit + ahead;
+
+    if (r->credit == 0 && r->ready.n > ahead / 2) {
+        return 0;
+    }
+    return want > r->ready.n ? (unsigned)(want - r->ready.n) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+
 void reader_kick(struct redis_engine *r)
 {
     char count[16], block[16];
     const char *argv[] = {"XREADGROUP", "GROUP",        r->group, r->me,
                           "COUNT",      count,          "BLOCK",  block,
                           "STREAMS",    r->keys.stream, ">"};
+    unsigned room;
 
-    if (r->paused || r->drained || r->dying || r->credit == 0 ||
-        r->ready.head) {
+    if (r->paused || r->drained || r->dying) {
         return;
     }
-    if (r->ctx->dry_run) {
-        dry_kick(r);
+    if (r->ctx->dry_run || !r->live) {
+        /* Only what free slots take: a dry run shows, the history takes
+         * back, one param per slot. */
+        if (r->credit == 0 || r->ready.head) {
+            return;
+        }
+        if (r->ctx->dry_run) {
+            dry_kick(r);
+        } else {
+            history_next(r);
+        }
         return;
     }
-    if (!r->live) {
-        history_next(r);
+    if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn) ||
+        (room = read_room(r)) == 0) {
         return;
     }
-    if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn)) {
-        return;
-    }
-    snprintf(count, sizeof(count), "%u", r->credit);
+    snprintf(count, sizeof(count), "%u", room);
     snprintf(block, sizeof(block), "%u", r->block_ms);
     if (rconn_send(r->reader_conn, on_read, r, 11, argv, NULL) == 0) {
         r->reading = 1;
@@ -515,6 +576,8 @@ void reader_stop(struct redis_engine *r)
 
 int reader_init(struct redis_engine *r)
 {
+    r->ahead_max =
+        r->ctx->concurrency > AHEAD_MIN ? r->ctx->concurrency : AHEAD_MIN;
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
     reader_resync(r);
     return r->group_ev ? 0 : -ENOMEM;

@@ -49,6 +49,13 @@ static const struct minion_option redis_options[] = {
     {"REDIS_DEAD", MINION_OPT_STRING, NULL, OFF(dead), 0,
      "Stream that gets the params that failed for good; default "
      "<stream>:dead."},
+    {"REDIS_TRIM", MINION_OPT_BOOL, STREAMS_DEFAULT_TRIM, OFF(trim), 0,
+     "Trim from the params stream, about once a second, the entries every "
+     "group on it has read and acked (never one still pending)."},
+    {"REDIS_RESULTS_MAXLEN", MINION_OPT_INT, STREAMS_DEFAULT_RESULTS_MAXLEN,
+     OFF(results_maxlen), 0,
+     "Cap the results stream at about this many entries (MAXLEN ~); 0: no "
+     "cap. Read results (minion-submit --wait) faster than the cap fills."},
     {NULL}};
 
 /* ------------------------------------------------------------------------ */
@@ -62,6 +69,19 @@ void rlist_append(struct rlist *l, struct rtask *t)
 void rlist_remove(struct rlist *l, struct rtask *t)
 {
     DQUEUE_REMOVE(*l, t);
+}
+
+void rlist_prepend(struct rlist *l, struct rtask *t)
+{
+    t->prev = NULL;
+    t->next = l->head;
+    if (l->head) {
+        l->head->prev = t;
+    } else {
+        l->tail = t;
+    }
+    l->head = t;
+    l->n++;
 }
 
 struct rtask *rlist_find(const struct rlist *l, const char *id)
@@ -99,6 +119,7 @@ static int deliver(struct redis_engine *r, struct rtask *t, const char *data,
     p.id = t->id;
     p.attempt = t->attempt;
     p.handle = t;
+    t->handed = minion_now();
     rlist_append(&r->running, t);
     rc = minion_engine_deliver(r->inst, &p);
     if (rc < 0) {
@@ -110,11 +131,18 @@ static int deliver(struct redis_engine *r, struct rtask *t, const char *data,
     return 0;
 }
 
-void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
-                  const char *data, size_t len)
+/* engine_offer() of an entry that had @released runs given back. */
+static void offer(struct redis_engine *r, const char *id, unsigned attempt,
+                  int released, const char *data, size_t len)
 {
-    struct rtask *t = calloc(1, sizeof(*t));
+    struct rtask *t;
 
+    if (r->paused) {
+        /* No taker any more: given back for another minion, not run. */
+        release_one(r, id);
+        return;
+    }
+    t = calloc(1, sizeof(*t));
     if (!t) {
         minion_log(r->inst, MINION_LOG_ERROR,
                    "out of memory: task %s stays pending for a claim", id);
@@ -122,14 +150,10 @@ void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
     }
     snprintf(t->id, sizeof(t->id), "%s", id);
     t->attempt = attempt;
+    t->released = released;
     /* The hot path: straight from the reply to the core, no copy. */
-    if (!r->pumping && !r->paused && r->credit > 0 && !r->ready.head &&
+    if (!r->pumping && r->credit > 0 && !r->ready.head &&
         deliver(r, t, data, len) == 0) {
-        return;
-    }
-    if (r->paused) {
-        /* No taker any more; it stays pending and is claimed later. */
-        free(t);
         return;
     }
     t->param = malloc(len ? len : 1);
@@ -142,6 +166,12 @@ void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
     memcpy(t->param, data, len);
     t->len = len;
     rlist_append(&r->ready, t);
+}
+
+void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
+                  const char *data, size_t len)
+{
+    offer(r, id, attempt, 0, data, len);
 }
 
 void engine_pump(struct redis_engine *r)
@@ -158,21 +188,14 @@ void engine_pump(struct redis_engine *r)
         t->param = NULL;
         if (deliver(r, t, param, t->len) < 0) {
             t->param = param;
-            t->prev = NULL;
-            t->next = r->ready.head;
-            if (r->ready.head) {
-                r->ready.head->prev = t;
-            } else {
-                r->ready.tail = t;
-            }
-            r->ready.head = t;
-            r->ready.n++;
+            rlist_prepend(&r->ready, t);
             break;
         }
         free(param);
     }
     r->pumping = 0;
     reader_kick(r);
+    delay_kick(r);
 }
 
 /* A param this engine dead-letters by itself: the results and dead streams,
@@ -214,7 +237,18 @@ void engine_admit(struct redis_engine *r, const struct take_row *row)
     size_t len;
     char *owned;
     char why[96];
+    struct rtask *waiting;
 
+    if (row->status == TAKE_DELAYED) {
+        delay_adopt(r, row);
+        return;
+    }
+    /* Held here while it waited out its delay: now taken, by this minion
+     * or, once due, by another. */
+    if ((waiting = rlist_find(&r->waiting, row->id)) != NULL) {
+        rlist_remove(&r->waiting, waiting);
+        free(waiting);
+    }
     switch (row->status) {
     case TAKE_GONE:
         minion_log(r->inst, MINION_LOG_DEBUG,
@@ -227,6 +261,7 @@ void engine_admit(struct redis_engine *r, const struct take_row *row)
         return;
     case TAKE_DELETED: engine_lost(r, row->id, (unsigned)row->count); return;
     case TAKE_OK: break;
+    case TAKE_DELAYED: return;
     }
     if (rlist_find(&r->running, row->id) || rlist_find(&r->ready, row->id)) {
         return; /* already here (history and a claim met) */
@@ -235,14 +270,15 @@ void engine_admit(struct redis_engine *r, const struct take_row *row)
         engine_lost(r, row->id, (unsigned)row->count);
         return;
     }
+    /* count: deliveries less the runs released by a stop (not attempts). */
     if (row->count > (long long)r->ctx->max_attempts) {
         /* Its runs keep dying with their minion: stop feeding it to us. */
         snprintf(why, sizeof(why), "delivered %lld time%s without finishing",
                  row->count - 1, row->count == 2 ? "" : "s");
         dead_letter(r, row->id, data, len, (unsigned)(row->count - 1), why, 0);
     } else {
-        engine_offer(r, row->id, row->count > 0 ? (unsigned)row->count : 1,
-                     data, len);
+        offer(r, row->id, row->count > 0 ? (unsigned)row->count : 1,
+              row->released > 0, data, len);
     }
     free(owned);
 }
@@ -266,17 +302,30 @@ static void redis_finish(struct minion_instance *inst, void *handle,
     struct rtask *t = handle;
 
     rlist_remove(&r->running, t);
+    reader_task_done(r, minion_now() - t->handed);
     /* A dry run's verdicts are all RELEASE (plugin.h): nothing is written. */
     switch (verdict) {
     case MINION_VERDICT_ACK:
         if (rep) {
             writer_result(r, rep, "ok");
         }
-        writer_ack(r, t->id);
+        if (t->released) {
+            release_ack(r, t->id); /* its count of released runs goes too */
+        } else {
+            writer_ack(r, t->id);
+        }
         break;
     case MINION_VERDICT_RETRY:
         if (rep) {
             writer_result(r, rep, "failed");
+        }
+        if (rep &&
+            rep->size >= offsetof(struct minion_report, retry_delay) +
+                             sizeof(rep->retry_delay) &&
+            rep->retry_delay > 0) {
+            /* Held here, refreshed, until some minion takes it once due. */
+            delay_park(r, t, rep->retry_delay);
+            return;
         }
         /* Taking it back bumps its delivery count; a paused minion could
          * not run it, so leave it pending for a claim to count once. */
@@ -293,7 +342,9 @@ static void redis_finish(struct minion_instance *inst, void *handle,
                     rep ? rep->attempt : t->attempt, 0);
         break;
     case MINION_VERDICT_RELEASE:
-        /* Left pending and unrefreshed: claimed once idle. */
+        /* Not an attempt: counted as released, claimable at once. A dry
+         * run's release writes nothing. */
+        release_one(r, t->id);
         break;
     }
     free(t);
@@ -310,8 +361,12 @@ static void redis_pause(struct minion_instance *inst)
     r->credit = 0;
     reader_stop(r);
     claims_pause(r);
-    /* Fetched but never started: they stay pending; without refreshes they
-     * are claimed by another minion once idle. */
+    trim_stop(r);
+    delay_pause(r);
+    /* Fetched but never started: given back, not counted as attempts, and
+     * claimable by another minion at once. Failed params waiting out a
+     * delay stay here, refreshed, until the stop. */
+    release_ready(r);
     rlist_clear(&r->ready);
 }
 
@@ -344,6 +399,7 @@ static void on_writer_ready(void *arg)
     engine_pump(r);
     claims_run(r);
     claims_sweep(r);
+    delay_kick(r);
 }
 
 static void on_writer_down(void *arg)
@@ -369,7 +425,23 @@ static void engine_free(struct redis_engine *r)
     redis_url_fini(&r->url);
     streams_keys_fini(&r->keys);
     free(r->stats_key);
+    free(r->released_key);
+    free(r->delayed_key);
     free(r);
+}
+
+/* The group's own keys, "<stream><suffix><group>": two groups on one
+ * stream count releases and delays apart. Returns: new string; NULL. */
+static char *group_key(const char *stream, const char *suffix,
+                       const char *group)
+{
+    size_t n = strlen(stream) + strlen(suffix) + strlen(group) + 1;
+    char *key = malloc(n);
+
+    if (key) {
+        snprintf(key, n, "%s%s%s", stream, suffix, group);
+    }
+    return key;
 }
 
 static int redis_init(struct minion_instance *inst, void *conf_)
@@ -389,6 +461,13 @@ static int redis_init(struct minion_instance *inst, void *conf_)
                          "REDIS_CLAIM_IDLE_MS must be between 100 and "
                          "604800000 (7 days), not %lld",
                          conf->claim_idle_ms);
+        return -EINVAL;
+    }
+    if (conf->results_maxlen < 0) {
+        minion_set_error(inst,
+                         "REDIS_RESULTS_MAXLEN must be 0 (no cap) or more, "
+                         "not %lld",
+                         conf->results_maxlen);
         return -EINVAL;
     }
     if (!ctx->minion_id || !ctx->minion_id[0]) {
@@ -420,7 +499,9 @@ static int redis_init(struct minion_instance *inst, void *conf_)
     r->group = conf->group;
     r->me = ctx->minion_id;
     r->stats_key = streams_minion_key(r->keys.stream, r->me);
-    if (!r->stats_key) {
+    r->released_key = group_key(r->keys.stream, RELEASED_SUFFIX, r->group);
+    r->delayed_key = group_key(r->keys.stream, DELAYED_SUFFIX, r->group);
+    if (!r->stats_key || !r->released_key || !r->delayed_key) {
         minion_set_error(inst, "out of memory");
         engine_free(r);
         return -ENOMEM;
@@ -594,7 +675,8 @@ static int redis_start(struct minion_instance *inst, struct event_base *base)
     r->writer_conn = rconn_new(base, inst, "writer", &r->target, CMD_TIMEOUT_S,
                                &writer_conn_ops, r);
     if (!r->reader_conn || !r->writer_conn || writer_init(r) < 0 ||
-        reader_init(r) < 0 || (!r->ctx->dry_run && claims_start(r) < 0)) {
+        reader_init(r) < 0 || (!r->ctx->dry_run && claims_start(r) < 0) ||
+        (!r->ctx->dry_run && delay_init(r) < 0) || trim_start(r) < 0) {
         minion_set_error(inst, "out of memory");
         return -ENOMEM;
     }
@@ -677,12 +759,15 @@ static void redis_destroy(struct minion_instance *inst)
     rtarget_fini(&r->target);
     reader_fini(r);
     claims_fini(r);
+    trim_fini(r);
+    delay_fini(r);
     writer_fini(r);
     if (r->stop_ev) {
         event_free(r->stop_ev);
     }
     rlist_clear(&r->ready);
     rlist_clear(&r->running);
+    rlist_clear(&r->waiting);
     engine_free(r);
 }
 

@@ -2,68 +2,175 @@
 /* The engine's Lua scripts. Each one does in a single step what must not
  * interleave with another minion: looking at who owns a pending entry and
  * then claiming it, or copying an entry to the dead letters and acking it.
- * Rows of take and claim: {id, status, delivery count, fields or owner},
- * status as enum take_status in entry.h. */
+ * Scripts that start with script_head() see KEYS[1] the stream, KEYS[2]
+ * the group's released counts, KEYS[3] its delayed set, ARGV[1] the group,
+ * ARGV[2] this consumer. Rows of take, claim and due: {id, status,
+ * attempts, fields | owner | wait ms, released runs}, status as enum
+ * take_status in entry.h. */
 #include "config.h"
 
 #include "engine.h"
 
-/* KEYS[1] stream; ARGV group, consumer, "ids", id...: take these pending
- * entries (back) for a run: failed params for another attempt, a restarted
- * minion's own history. XCLAIM without JUSTID adds one to the delivery
- * count, like a new delivery, and drops an entry that was deleted from the
- * stream meanwhile (status 2). Never takes one from another consumer. */
-const char script_take[] =
-    "local s, g, me = KEYS[1], ARGV[1], ARGV[2]\n"
+/* Server time in epoch milliseconds, as a string: every heartbeat is on
+ * Redis's clock, so minions on hosts whose clocks disagree compare them
+ * safely. */
+#define LUA_NOW_MS                                                             \
+    "local t = redis.call('TIME')\n"                                           \
+    "local now = t[1] .. string.format('%03d', math.floor(t[2] / 1000))\n"
+
+/* Shared by the scripts over KEYS[1] stream, KEYS[2] released counts,
+ * KEYS[3] delayed set, ARGV[1] group, ARGV[2] consumer: the released runs
+ * of an entry, and the row of an entry this consumer now holds by an
+ * XCLAIM that added one to its delivery count (or found it deleted). An
+ * attempt is the delivery count less the released runs (README.md). */
+#define LUA_ROWS                                                               \
+    "local s, rk, dk, g, me = KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2]\n"   \
+    "local function released(id)\n"                                            \
+    "  return tonumber(redis.call('HGET', rk, id)) or 0\n"                     \
+    "end\n"                                                                    \
+    "local function counted(n, rel)\n"                                         \
+    "  return math.max(n - rel, 0)\n"                                          \
+    "end\n"                                                                    \
+    "local function claimed(id, count, rel)\n"                                 \
+    "  local c = redis.call('XCLAIM', s, g, me, 0, id)[1]\n"                   \
+    "  if not c or not c[2] then\n"                                            \
+    "    return {id, 2, counted(count, rel), '', rel}\n"                       \
+    "  end\n"                                                                  \
+    "  return {id, 3, counted(count + 1, rel), c[2], rel}\n"                   \
+    "end\n"                                                                    \
+    "local function due_in(id)\n"                                              \
+    "  local due = tonumber(redis.call('ZSCORE', dk, id))\n"                   \
+    "  if due and due > tonumber(now) then return due - tonumber(now) end\n"   \
+    "  if due then redis.call('ZREM', dk, id) end\n"                           \
+    "  return nil\n"                                                           \
+    "end\n"
+
+/* ARGV[3] "ids", then ids: take these pending entries (back) for a run:
+ * failed params for another attempt, a restarted minion's own history.
+ * XCLAIM without JUSTID adds one to the delivery count, like a new
+ * delivery, and drops an entry that was deleted from the stream meanwhile
+ * (status 2). Never takes one from another consumer, nor runs one that
+ * waits out a retry delay before it is due (status 4: still ours). */
+const char script_take[] = LUA_NOW_MS LUA_ROWS
     "local out = {}\n"
     "for i = 4, #ARGV do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', s, g, id, id, 1)[1]\n"
+    "  local rel = released(id)\n"
     "  if not p then\n"
-    "    out[#out + 1] = {id, 0, 0, ''}\n"
+    "    out[#out + 1] = {id, 0, 0, '', rel}\n"
     "  elseif p[2] ~= me then\n"
-    "    out[#out + 1] = {id, 1, p[4], p[2]}\n"
+    "    out[#out + 1] = {id, 1, counted(p[4], rel), p[2], rel}\n"
     "  else\n"
-    "    local c = redis.call('XCLAIM', s, g, me, 0, id)[1]\n"
-    "    if not c or not c[2] then\n"
-    "      out[#out + 1] = {id, 2, p[4], ''}\n"
+    "    local wait = due_in(id)\n"
+    "    if wait then\n"
+    "      out[#out + 1] = {id, 4, counted(p[4], rel), wait, rel}\n"
     "    else\n"
-    "      out[#out + 1] = {id, 3, p[4] + 1, c[2]}\n"
+    "      out[#out + 1] = claimed(id, p[4], rel)\n"
     "    end\n"
     "  end\n"
     "end\n"
     "return out\n";
 
-/* KEYS[1] stream; ARGV group, consumer, min-idle-ms, cursor, count.
- * XAUTOCLAIM does not say how often an entry was delivered: XPENDING
- * does. XAUTOCLAIM also drops the records of entries deleted from the
- * stream, idle or not, and says only their ids: their counts come from an
- * XPENDING of the records it may scan (COUNT x 10), taken before. Returns
- * {next cursor, rows}; a deleted entry is a row of status 2. */
-const char script_claim[] =
-    "local s, g, me = KEYS[1], ARGV[1], ARGV[2]\n"
+/* ARGV[3] min-idle-ms, ARGV[4] cursor, ARGV[5] count. XAUTOCLAIM JUSTID
+ * takes the entries of dead minions without counting a delivery; then
+ * each one is either still waiting out its retry delay (status 4: held,
+ * not run early) or taken for a run by an XCLAIM that counts it. XAUTOCLAIM
+ * also drops the records of entries deleted from the stream, idle or not,
+ * and says only their ids: their counts come from an XPENDING of the
+ * records it may scan (COUNT x 10), taken before. Returns {next cursor,
+ * rows}; a deleted entry is a row of status 2. */
+const char script_claim[] = LUA_NOW_MS LUA_ROWS
     "local before = {}\n"
     "for _, p in ipairs(redis.call('XPENDING', s, g, ARGV[4], '+', "
     "tonumber(ARGV[5]) * 10)) do\n"
     "  before[p[1]] = p[4]\n"
     "end\n"
     "local r = redis.call('XAUTOCLAIM', s, g, me, ARGV[3], ARGV[4], "
-    "'COUNT', ARGV[5])\n"
+    "'COUNT', ARGV[5], 'JUSTID')\n"
     "local rows = {}\n"
-    "for _, e in ipairs(r[2]) do\n"
-    "  local p = redis.call('XPENDING', s, g, e[1], e[1], 1)[1]\n"
-    "  if p and e[2] then\n"
-    "    rows[#rows + 1] = {e[1], 3, p[4], e[2]}\n"
+    "for _, id in ipairs(r[2]) do\n"
+    "  local rel = released(id)\n"
+    "  local p = redis.call('XPENDING', s, g, id, id, 1)[1]\n"
+    "  local count = p and p[4] or before[id] or 1\n"
+    "  local wait = p and due_in(id)\n"
+    "  if wait then\n"
+    "    rows[#rows + 1] = {id, 4, counted(count, rel), wait, rel}\n"
+    "  elseif p then\n"
+    "    rows[#rows + 1] = claimed(id, count, rel)\n"
     "  else\n"
-    "    rows[#rows + 1] = {e[1], 2, p and p[4] or before[e[1]] or 1, ''}\n"
+    "    rows[#rows + 1] = {id, 2, counted(count, rel), '', rel}\n"
     "  end\n"
     "end\n"
     "for _, id in ipairs(r[3] or {}) do\n"
-    "  rows[#rows + 1] = {id, 2, before[id] or 1, ''}\n"
+    "  local rel = released(id)\n"
+    "  rows[#rows + 1] = {id, 2, counted(before[id] or 1, rel), '', rel}\n"
     "end\n"
     "return {r[1], rows}\n";
 
-/* KEYS[1] stream; ARGV group, consumer, id... Resets the idle time of the
+/* ARGV[3] n. The failed params whose retry delay is over, at most n, by
+ * whoever holds them (their holder keeps them fresh while it waits, so
+ * only this takes them; min-idle 0). Returns {ms until the next one is
+ * due or -1, rows}; rows as script_take's. */
+const char script_due[] = LUA_NOW_MS LUA_ROWS
+    "local rows = {}\n"
+    "local ids = redis.call('ZRANGEBYSCORE', dk, '-inf', now, 'LIMIT', 0, "
+    "tonumber(ARGV[3]))\n"
+    "for _, id in ipairs(ids) do\n"
+    "  redis.call('ZREM', dk, id)\n"
+    "  local p = redis.call('XPENDING', s, g, id, id, 1)[1]\n"
+    "  local rel = released(id)\n"
+    "  if not p then\n"
+    "    redis.call('HDEL', rk, id)\n"
+    "    rows[#rows + 1] = {id, 0, 0, '', rel}\n"
+    "  else\n"
+    "    rows[#rows + 1] = claimed(id, p[4], rel)\n"
+    "  end\n"
+    "end\n"
+    "local first = redis.call('ZRANGE', dk, 0, 0, 'WITHSCORES')\n"
+    "local next_ms = -1\n"
+    "if first[2] then\n"
+    "  next_ms = math.max(tonumber(first[2]) - tonumber(now), 0)\n"
+    "end\n"
+    "return {next_ms, rows}\n";
+
+/* ARGV[3] delay in ms, ARGV[4] id. A failed param this consumer still
+ * holds waits out its delay: due at Redis's now + delay. It stays pending
+ * here (refreshed), so no claim takes it early while this minion lives.
+ * Returns the delay, or -1 when the entry is not ours any more. */
+const char script_delay[] = LUA_NOW_MS LUA_ROWS
+    "local p = redis.call('XPENDING', s, g, ARGV[4], ARGV[4], 1)[1]\n"
+    "if not p or p[2] ~= me then return -1 end\n"
+    "redis.call('ZADD', dk, tonumber(now) + tonumber(ARGV[3]), ARGV[4])\n"
+    "return tonumber(ARGV[3])\n";
+
+/* ARGV[3] claim idle ms, then ids. Runs given back unfinished (a stop, or
+ * fetched and never started): one more released run each, so the next
+ * run has the attempt number this one had, and idle as if for the claim
+ * idle time, so a live minion's next claim takes it at once (JUSTID: the
+ * delivery count stays). Only the ids this consumer still holds. Returns
+ * how many. */
+const char script_release[] = LUA_ROWS
+    "local n = 0\n"
+    "for i = 4, #ARGV do\n"
+    "  local id = ARGV[i]\n"
+    "  local p = redis.call('XPENDING', s, g, id, id, 1)[1]\n"
+    "  if p and p[2] == me then\n"
+    "    redis.call('HINCRBY', rk, id, 1)\n"
+    "    redis.call('XCLAIM', s, g, me, 0, id, 'IDLE', ARGV[3], 'JUSTID')\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* ARGV[3] id. The ack of an entry that had released runs: its count goes
+ * with it (other acks leave the hash alone). */
+const char script_ack_released[] =
+    "local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])\n"
+    "redis.call('HDEL', KEYS[2], ARGV[3])\n"
+    "return n\n";
+
+/* ARGV[3...] ids. Resets the idle time of the
  * ids this consumer still owns (JUSTID: the delivery count stays), and
  * never takes one back from a minion that claimed it meanwhile. Returns
  * {id, owner or '', ...} for the ids that are not ours any more. */
@@ -85,11 +192,12 @@ const char script_refresh[] =
     "end\n"
     "return lost\n";
 
-/* KEYS[1] stream, KEYS[2] dead-letter stream; ARGV group, id, param,
- * error, attempts, force. Copies then acks, so a failed copy leaves the
- * entry pending; skipped when the entry is no longer pending (sent twice
- * across a reconnect, or acked elsewhere) unless force (an entry already
- * dropped from the pending list because it was deleted). */
+/* KEYS[1] stream, KEYS[2] dead-letter stream, KEYS[3] released counts,
+ * KEYS[4] delayed set; ARGV group, id, param, error, attempts, force.
+ * Copies then acks, so a failed copy leaves the entry pending; skipped
+ * when the entry is no longer pending (sent twice across a reconnect, or
+ * acked elsewhere) unless force (an entry already dropped from the pending
+ * list because it was deleted). Its released runs and delay go with it. */
 const char script_dead[] =
     "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], "
     "1)[1]\n"
@@ -98,14 +206,9 @@ const char script_dead[] =
     "', ARGV[3], '" STREAMS_FIELD_TASK "', ARGV[2], '" STREAMS_FIELD_ERROR
     "', ARGV[4], '" STREAMS_FIELD_ATTEMPTS "', ARGV[5])\n"
     "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('HDEL', KEYS[3], ARGV[2])\n"
+    "redis.call('ZREM', KEYS[4], ARGV[2])\n"
     "return 1\n";
-
-/* Server time in epoch milliseconds, as a string: every heartbeat is on
- * Redis's clock, so minions on hosts whose clocks disagree compare them
- * safely. */
-#define LUA_NOW_MS                                                             \
-    "local t = redis.call('TIME')\n"                                           \
-    "local now = t[1] .. string.format('%03d', math.floor(t[2] / 1000))\n"
 
 /* KEYS[1] heartbeat hash, KEYS[2] this minion's stats hash; ARGV consumer,
  * milliseconds after which a heartbeat is stale, stats TTL (ms). The
@@ -165,8 +268,10 @@ void script_head(const struct redis_engine *r, const char *script,
 {
     argv[0] = "EVAL";
     argv[1] = script;
-    argv[2] = "1";
+    argv[2] = "3";
     argv[3] = r->keys.stream;
-    argv[4] = r->group;
-    argv[5] = r->me;
+    argv[4] = r->released_key;
+    argv[5] = r->delayed_key;
+    argv[6] = r->group;
+    argv[7] = r->me;
 }

@@ -102,7 +102,7 @@ void writer_retry(struct redis_engine *r, const char *id)
 void writer_result(struct redis_engine *r, const struct minion_report *rep,
                    const char *status)
 {
-    struct result_fields f;
+    struct result_fields f = {0};
     char *buf;
     int len;
 
@@ -118,12 +118,19 @@ void writer_result(struct redis_engine *r, const struct minion_report *rep,
     f.output = rep->output;
     f.output_len = rep->output_len;
     f.error = rep->error;
-    len = format_result(r->keys.results, &f, &buf);
+    f.has_usage = rep->usage != NULL;
+    if (rep->usage) {
+        f.signal = rep->usage->signal;
+        f.maxrss_kb = rep->usage->maxrss_kb;
+        f.user_s = rep->usage->user_s;
+        f.sys_s = rep->usage->sys_s;
+    }
+    len = format_result(r->keys.results, r->conf->results_maxlen, &f, &buf);
     writer_push(r, buf, len, WRITE_RESULT);
 }
 
 /* Where the param sits in writer_dead()'s argument list. */
-#define DEAD_PARAM_ARG 7
+#define DEAD_PARAM_ARG 9
 
 void writer_dead(struct redis_engine *r, const char *id, const char *param,
                  size_t len, const char *error, unsigned attempts, int force)
@@ -131,9 +138,11 @@ void writer_dead(struct redis_engine *r, const char *id, const char *param,
     char n[16];
     const char *argv[] = {"EVAL",
                           script_dead,
-                          "2",
+                          "4",
                           r->keys.stream,
                           r->keys.dead,
+                          r->released_key,
+                          r->delayed_key,
                           r->group,
                           id,
                           param ? param : "",
@@ -202,6 +211,18 @@ static void log_error_reply(struct redis_engine *r, const struct write_cmd *c,
         minion_log(r->inst, MINION_LOG_WARN,
                    "taking failed params back failed: %s; they are retried "
                    "once idle for REDIS_CLAIM_IDLE_MS",
+                   reply->str);
+        break;
+    case WRITE_RELEASE:
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "releasing unfinished params failed: %s; their next run "
+                   "counts as an attempt",
+                   reply->str);
+        break;
+    case WRITE_DELAY:
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "delaying a failed param failed: %s; it is retried once "
+                   "claimed",
                    reply->str);
         break;
     default:

@@ -18,6 +18,8 @@ echo "xargs -P2 -n1 /bin/true:   $(rate 5000 "$t_xargs") tasks/s"
 echo "minionize -j2 /bin/true:   $(rate 5000 "$t_min") tasks/s"
 echo "ratio minionize/xargs:     $(ratio "$t_xargs" "$t_min")"
 
+bash "$(dirname "$0")/spawn.sh" || exit 1
+
 echo "== function callback, no-op: 1,000,000 params, median of 3"
 seq 1000000 >million
 for j in 1 2 8 64; do
@@ -31,6 +33,7 @@ bash "$(dirname "$0")/status.sh"
 
 if [ -x "$(dirname "$0")/redis.sh" ] || [ -f "$(dirname "$0")/redis.sh" ]; then
     bash "$(dirname "$0")/redis.sh"
+    bash "$(dirname "$0")/redis_short.sh"
 fi
 
 bash "$(dirname "$0")/pulsar.sh"

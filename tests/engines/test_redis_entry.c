@@ -238,6 +238,35 @@ static void test_take_rows(void **state)
     drop(okbad);
 }
 
+/* Rows with their released runs, and one still waiting out its delay. */
+static void test_take_rows_released(void **state)
+{
+    struct take_row row;
+    redisReply *ok = arr(5, str("5-1"), integer(TAKE_OK), integer(2),
+                         arr(2, str("param"), str("p")), integer(1));
+    redisReply *delayed = arr(5, str("5-2"), integer(TAKE_DELAYED), integer(1),
+                              integer(750), integer(0));
+    redisReply *delayedbad = arr(5, str("5-3"), integer(TAKE_DELAYED),
+                                 integer(1), str(""), integer(0));
+    redisReply *relbad =
+        arr(5, str("5-4"), integer(TAKE_GONE), integer(0), str(""), str("1"));
+
+    assert_int_equal(take_row_parse(ok, &row), 0);
+    assert_int_equal(row.status, TAKE_OK);
+    assert_int_equal(row.count, 2);
+    assert_int_equal(row.released, 1);
+    assert_int_equal(take_row_parse(delayed, &row), 0);
+    assert_int_equal(row.status, TAKE_DELAYED);
+    assert_int_equal(row.wait_ms, 750);
+    assert_int_equal(row.released, 0);
+    assert_int_equal(take_row_parse(delayedbad, &row), -EPROTO);
+    assert_int_equal(take_row_parse(relbad, &row), -EPROTO);
+    drop(ok);
+    drop(delayed);
+    drop(delayedbad);
+    drop(relbad);
+}
+
 static void test_claim_reply(void **state)
 {
     const redisReply *rows;
@@ -297,20 +326,24 @@ static void test_format_result(void **state)
         .output_len = 6,
         .error = NULL,
     };
+    /* Without usage (a function): the four resource fields are empty. */
     static const char *const want[] = {
-        "XADD",    "s:results", "MAXLEN", "~",      STREAMS_RESULTS_MAXLEN,
-        "*",       "task",      "9-0",    "status", "ok",
-        "attempt", "2",         "minion", "m1",     "duration_ms",
-        "1500",    "exit_code", "0",      "output", NULL,
-        "error",   ""};
+        "XADD", "s:results", "*", "task",      "9-0", "status",
+        "ok",   "attempt",   "2", "minion",    "m1",  "duration_ms",
+        "1500", "exit_code", "0", "output",    NULL,  "error",
+        "",     "signal",    "",  "maxrss_kb", "",    "user_s",
+        "",     "sys_s",     ""};
+    const int argc = (int)(sizeof(want) / sizeof(want[0]));
+    char head[16];
     char *cmd;
     size_t len;
     const char *arg;
-    int n = format_result("s:results", &f, &cmd);
+    int n = format_result("s:results", 0, &f, &cmd);
 
     assert_true(n > 0);
-    assert_memory_equal(cmd, "*22\r\n", 5);
-    for (int i = 0; i < 22; i++) {
+    snprintf(head, sizeof(head), "*%d\r\n", argc);
+    assert_memory_equal(cmd, head, strlen(head));
+    for (int i = 0; i < argc; i++) {
         arg = resp_arg(cmd, i, &len);
         if (!want[i]) {
             /* Binary-safe, exactly output_len bytes. */
@@ -321,19 +354,57 @@ static void test_format_result(void **state)
         assert_int_equal(len, strlen(want[i]));
         assert_memory_equal(arg, want[i], len);
     }
+    /* Nothing after the last argument. */
+    assert_int_equal(arg + len + 2 - cmd, n);
     redisFreeCommand(cmd);
 
+    /* A capped results stream, a process killed by a signal. */
     f.exit_code = -1;
     f.error = "exit status 3";
     f.output = NULL;
-    n = format_result("r", &f, &cmd);
+    f.has_usage = 1;
+    f.signal = 9;
+    f.maxrss_kb = 2048;
+    f.user_s = 0.25;
+    f.sys_s = 1.5;
+    n = format_result("r", 1000, &f, &cmd);
     assert_true(n > 0);
+    assert_memory_equal(cmd, "*30\r\n", 5);
+    arg = resp_arg(cmd, 2, &len);
+    assert_memory_equal(arg, "MAXLEN", len);
+    arg = resp_arg(cmd, 3, &len);
+    assert_memory_equal(arg, "~", len);
+    arg = resp_arg(cmd, 4, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(arg, "1000", len);
     arg = resp_arg(cmd, 17, &len);
     assert_memory_equal(arg, "-1", len);
     arg = resp_arg(cmd, 19, &len);
     assert_int_equal(len, 0);
     arg = resp_arg(cmd, 21, &len);
     assert_memory_equal(arg, "exit status 3", len);
+    arg = resp_arg(cmd, 22, &len);
+    assert_memory_equal(arg, "signal", len);
+    arg = resp_arg(cmd, 23, &len);
+    assert_memory_equal(arg, "9", len);
+    arg = resp_arg(cmd, 25, &len);
+    assert_memory_equal(arg, "2048", len);
+    redisFreeCommand(cmd);
+
+    /* It exited: no signal, the rest still there. */
+    f.signal = 0;
+    n = format_result("r", 0, &f, &cmd);
+    assert_true(n > 0);
+    arg = resp_arg(cmd, 19, &len);
+    assert_memory_equal(arg, "signal", len);
+    arg = resp_arg(cmd, 20, &len);
+    assert_int_equal(len, 0);
+    arg = resp_arg(cmd, 22, &len);
+    assert_memory_equal(arg, "2048", len);
+    arg = resp_arg(cmd, 24, &len);
+    assert_memory_equal(arg, "0.250000", len);
+    arg = resp_arg(cmd, 26, &len);
+    assert_memory_equal(arg, "1.500000", len);
     redisFreeCommand(cmd);
 }
 
@@ -367,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_read_entries),
         cmocka_unit_test(test_entry_split_rejects),
         cmocka_unit_test(test_take_rows),
+        cmocka_unit_test(test_take_rows_released),
         cmocka_unit_test(test_claim_reply),
         cmocka_unit_test(test_format_result),
         cmocka_unit_test(test_format_with_ids),

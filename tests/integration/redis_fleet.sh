@@ -10,6 +10,8 @@ t_start_redis
 N=10000
 r_submit $N
 rcli XLEN "$R_STREAM" | grep -qx $N || t_fail "submitted $(rcli XLEN "$R_STREAM") params, not $N"
+# Noted now: REDIS_TRIM (on) trims the stream as the minions ack.
+r_ids | sort >ids.txt
 
 pids=""
 for m in m1 m2 m3 m4; do
@@ -25,7 +27,6 @@ r_results task status >results.txt
 [ "$(wc -l <results.txt)" -eq $N ] ||
     t_fail "$(wc -l <results.txt) results for $N params"
 [ "$(grep -vc ' ok$' results.txt)" -eq 0 ] || t_fail "results not ok: $(grep -v ' ok$' results.txt | head -3)"
-r_ids | sort >ids.txt
 cut -d' ' -f1 results.txt | sort >tasks.txt
 cmp -s ids.txt tasks.txt || t_fail "results do not match the params one to one"
 [ "$(r_pending)" = 0 ] || t_fail "$(r_pending) entries still pending"

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: MIT
+# Read-ahead (engines/redis/README.md): a minion fetches params beyond its
+# free slots only as many as can start within about 50 ms at its recent
+# pace. 1. Slow tasks: two -j1 minions on a queue of 0.4 s tasks; the
+# first never holds more than its running task, so the second, started
+# later, gets its share at once and the queue takes about half the time.
+# 2. Short tasks: a minion holding read-ahead params (more pending than
+# its slots) is killed with -9; a live minion claims them after the claim
+# idle time and every param runs.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/redis_lib.sh"
+t_init
+t_start_redis
+
+# 1. Slow tasks: no hoarding.
+r_submit 10 slow
+r_minion first -- -j1 -- sh -c 'sleep 0.4'
+first=$R_PID
+t_wait_until 10 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XLEN $R_STREAM:results)\" -ge 2 ]" ||
+    t_fail "the first minion ran nothing: $(tail -n 3 first.err)"
+r_minion second -- -j1 -- sh -c 'sleep 0.4'
+second=$R_PID
+: >held
+while [ "$(rcli XLEN "$R_STREAM:results")" -lt 10 ]; do
+    echo "$(r_pending_of first) $(r_pending_of second)" >>held
+    sleep 0.05
+    [ "$(wc -l <held)" -lt 200 ] || t_fail "10 slow tasks did not finish: $(tail -n 3 first.err second.err)"
+done
+awk '$1 > 1 || $2 > 1 { bad = 1 } END { exit bad }' held ||
+    t_fail "a -j1 minion held more than its running task: $(sort -u held | paste -sd,)"
+n2=$(r_results minion | grep -cx second)
+[ "$n2" -ge 3 ] || t_fail "the second minion ran $n2 of the 10 slow tasks"
+kill -TERM "$first" "$second"
+r_wait_exit "$first" 10
+r_wait_exit "$second" 10
+t_ok "slow tasks are not read ahead: the later minion ran $n2 of 10"
+
+# 2. kill -9 of a minion holding read-ahead params.
+R_STREAM=short
+N=3000
+r_submit $N
+r_minion victim REDIS_STREAM=short REDIS_CLAIM_IDLE_MS=1000 -- -j2 -- true
+victim=$R_PID
+# Far more pending than its 2 slots: read ahead.
+t_wait_until 20 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING short minions - + 100 victim | grep -c '^victim$')\" -gt 6 ]" ||
+    t_fail "the victim never read ahead: $(tail -n 3 victim.err)"
+disown "$victim"
+kill -9 "$victim"
+held=$(rcli XPENDING short minions - + 100 victim | grep -c '^victim$')
+[ "$held" -gt 6 ] || t_fail "the victim held $held entries when killed"
+r_minion survivor REDIS_STREAM=short REDIS_CLAIM_IDLE_MS=1000 MINION_EXIT_WHEN_EMPTY=1 -- -j2 -- true
+survivor=$R_PID
+r_wait_exit "$survivor" 60
+[ "$R_RC" -eq 0 ] || t_fail "survivor exited $R_RC: $(tail -n 3 survivor.err)"
+grep -q "claimed" survivor.err || t_fail "nothing claimed: $(cat survivor.err)"
+missing=$(rcli EVAL "local seen, n = {}, 0
+    for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+        local task, ok = nil, false
+        for i = 1, #e[2], 2 do
+            if e[2][i] == 'task' then task = e[2][i + 1] end
+            if e[2][i] == 'status' and e[2][i + 1] == 'ok' then ok = true end
+        end
+        if ok and not seen[task] then seen[task] = true; n = n + 1 end
+    end
+    return tonumber(ARGV[1]) - n" 1 short:results "$N")
+[ "$missing" = 0 ] || t_fail "$missing of $N params never ran ok"
+[ "$(rcli XLEN short:dead)" = 0 ] || t_fail "dead letters written"
+[ "$(rcli XPENDING short minions | head -n 1)" = 0 ] || t_fail "still pending"
+t_ok "a minion killed holding $held read-ahead entries lost none"
