@@ -26,6 +26,9 @@
 #define CLOSE_TIMEOUT_S 10
 /* After a forced stop, how long cancelled tasks get to end. */
 #define FORCE_TIMEOUT_S 15
+/* How long a task killed by a stop signal is held to learn whether its
+ * minion is being stopped too (hold_for_stop). */
+#define STOP_SIGNAL_HOLD_MS 300
 /* Tasks that could not start for the minion's own reasons (MINION_DEFER)
  * are tried again after this, doubling up to the maximum. */
 #define DEFER_FIRST_MS 50
@@ -502,6 +505,50 @@ void runner_set_waiting(struct runner *r, struct minion_task *t, int waiting)
     schedule(r);
 }
 
+/* Whether @t's own process was killed by a stop signal (not by its
+ * timeout, which sends one itself). */
+static int killed_by_stop_signal(const struct minion_task *t)
+{
+    int sig = t->usage.size ? t->usage.signal : 0;
+
+    return !t->timed_out && (sig == SIGTERM || sig == SIGINT || sig == SIGHUP);
+}
+
+static void on_stop_hold(evutil_socket_t fd, short what, void *arg)
+{
+    struct minion_task *t = arg;
+    struct runner *r = t->runner;
+
+    if (r->signalled) {
+        t->released = 1; /* stopped with its minion: not an attempt */
+    }
+    settle(r, t, (enum minion_outcome)t->hold_outcome);
+}
+
+/* A scheduler that stops a job (scancel, a deleted pod, a killed process
+ * group) signals every process of it, and the minion may see its task die
+ * before it handles its own signal. Such a run is held briefly: if the
+ * minion turns out to be stopping too, the run is released, not charged
+ * to the param as a failure (and not started again at once). Returns 0
+ * when held. */
+static int hold_for_stop(struct runner *r, struct minion_task *t,
+                         enum minion_outcome outcome)
+{
+    struct timeval tv = {0, STOP_SIGNAL_HOLD_MS * 1000};
+
+    if (t->timer) {
+        event_free(t->timer);
+    }
+    t->timer = evtimer_new(r->base, on_stop_hold, t);
+    if (!t->timer) {
+        return -1;
+    }
+    t->stop_hold = 1;
+    t->hold_outcome = (unsigned)outcome;
+    evtimer_add(t->timer, &tv);
+    return 0;
+}
+
 void runner_task_done(struct runner *r, struct minion_task *t,
                       enum minion_outcome outcome)
 {
@@ -526,6 +573,15 @@ void runner_task_done(struct runner *r, struct minion_task *t,
     if (outcome == MINION_DEFER) {
         /* Never started, and the minion is stopping: leave it unacked. */
         t->released = 1;
+    }
+    if (outcome != MINION_OK && !t->released && !r->ctx->dry_run &&
+        killed_by_stop_signal(t)) {
+        if (r->signalled) {
+            t->released = 1;
+        } else if (r->phase == PHASE_RUNNING &&
+                   hold_for_stop(r, t, outcome) == 0) {
+            return;
+        }
     }
     settle(r, t, outcome);
 }

@@ -44,11 +44,14 @@ struct minion_task {
     struct event *timer; /* MINION_TIMEOUT */
     struct minion_action *actions;
     size_t n_actions, cap_actions;
-    unsigned timed_out : 1; /* the timeout fired: the run counts as failed */
-    unsigned released : 1;  /* cancelled by shutdown: leave it unacked */
-    unsigned running : 1;   /* process() called, done() not yet */
-    unsigned held : 1;      /* MINION_DEFER: waiting to be started again */
-    unsigned waiting : 1;   /* minion_task_set_waiting(): holds no slot */
+    unsigned timed_out : 1;    /* the timeout fired: the run counts as failed */
+    unsigned released : 1;     /* cancelled by shutdown: leave it unacked */
+    unsigned running : 1;      /* process() called, done() not yet */
+    unsigned held : 1;         /* MINION_DEFER: waiting to be started again */
+    unsigned waiting : 1;      /* minion_task_set_waiting(): holds no slot */
+    unsigned stop_hold : 1;    /* killed by a stop signal: held to learn whether
+                                  the minion is being stopped too (runner.c) */
+    unsigned hold_outcome : 2; /* the outcome it ended with meanwhile */
     struct minion_task *defer_next; /* the runner's held queue */
     char buf[];                     /* id and param, NUL-terminated */
 };

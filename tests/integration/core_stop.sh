@@ -118,3 +118,37 @@ for bad in x 5x -1 101% %; do
     grep -q "MINION_HALT_DEAD must be a count" err || t_fail "bad $bad: $(cat err)"
 done
 t_ok "MINION_HALT_DEAD=N%: a share, judged after 10 finished params"
+
+# A scheduler that stops a job (scancel) signals every process of it: the
+# task's process may die of the SIGTERM before the minion handles its own.
+# That run is released with the minion, not charged as a failed attempt
+# nor started again; a task killed by SIGTERM alone is a failure as usual.
+cat >victim.sh <<'SH'
+#!/bin/sh
+echo "$MINION_PARAM $MINION_ATTEMPT" >>started
+echo $$ >child.pid
+exec sleep 30
+SH
+chmod +x victim.sh
+rm -f started child.pid
+echo p >params
+t_minion m MINION_FILE=params MINION_GRACE=10 -- ./victim.sh
+t_wait_until 10 test -s child.pid || t_fail "scancel: no task started"
+kill -TERM "$(cat child.pid)" "$T_MINION"
+t_wait_exit "$T_MINION" 10
+[ "$T_RC" -eq 1 ] || t_fail "scancel: exit $T_RC, not 1: $(cat "$T_DIR/m.err")"
+grep -q "task 1 released unfinished (attempt 1)" "$T_DIR/m.err" ||
+    t_fail "scancel: not released: $(cat "$T_DIR/m.err")"
+grep -q "task 1 failed" "$T_DIR/m.err" && t_fail "scancel: charged: $(cat "$T_DIR/m.err")"
+[ "$(wc -l <started)" -eq 1 ] || t_fail "scancel: started again: $(cat started)"
+rm -f started child.pid
+t_minion m MINION_FILE=params MINION_MAX_ATTEMPTS=2 -- ./victim.sh
+t_wait_until 10 test -s child.pid || t_fail "SIGTERM to a task: no task started"
+child=$(cat child.pid)
+rm -f child.pid
+kill -TERM "$child"
+t_wait_until 10 test -s child.pid || t_fail "a task killed alone was not retried: $(cat "$T_DIR/m.err")"
+grep -qx "p 2" started || t_fail "the retry is not attempt 2: $(cat started)"
+kill -TERM "$(cat child.pid)" "$T_MINION"
+t_wait_exit "$T_MINION" 10
+t_ok "a task killed with its minion is released, not charged"
