@@ -22,11 +22,13 @@ submitter=$!
 t_track $submitter
 t_wait_until 10 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XLEN minionize)\" = 8 ]" ||
     t_fail "the sweep was not submitted: $(cat wait.err)"
+sweepers=""
 for m in 1 2; do
     MINION_ENGINE=redis MINION_DECODER=json MINION_EXIT_WHEN_EMPTY=1 \
         MINION_ID=m$m "$MINIONIZE" -q -j3 ./prog.sh '{a}' '{b}' \
         >m$m.out 2>m$m.err &
     t_track $!
+    sweepers="$sweepers $!"
 done
 t_wait_until 60 sh -c "! kill -0 $submitter" || t_fail "--wait never ended"
 wait $submitter
@@ -35,6 +37,11 @@ rc=$?
 printf 'alpha=%s beta=%s\n' 1 x 1 y 2 x 2 y 3 x 3 y 4 x 4 y >want
 cmp -s want wait.out || t_fail "not in submission order: $(cat wait.out)"
 t_ok "--sweep --wait: 8 results in submission order"
+# The sweep's minions drain and exit; one still in its last drain check
+# would take the next part's params (and fail to fill {a} from them).
+for m in $sweepers; do
+    t_wait_exit "$m" 30
+done
 
 # A param that always fails is dead after 3 runs: --wait exits 1 and says so.
 rcli DEL minionize minionize:results >/dev/null
