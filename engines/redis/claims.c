@@ -70,6 +70,8 @@ static void on_claim(redisAsyncContext *ac, void *rep, void *priv)
         }
         engine_admit(r, &row);
     }
+    r->claim_budget =
+        taken < r->claim_budget ? r->claim_budget - (unsigned)taken : 0;
     if (taken) {
         minion_log(r->inst, MINION_LOG_INFO,
                    "claimed %zu entr%s idle for over %s ms", taken,
@@ -93,6 +95,9 @@ void claims_run(struct redis_engine *r)
         return;
     }
     want = r->credit > r->ready.n ? r->credit - (unsigned)r->ready.n : 0;
+    if (want < r->claim_budget) {
+        want = r->claim_budget;
+    }
     if (want == 0) {
         return;
     }
@@ -109,7 +114,16 @@ void claims_run(struct redis_engine *r)
 
 static void on_claim_tick(evutil_socket_t fd, short what, void *arg)
 {
-    claims_run(arg);
+    struct redis_engine *r = arg;
+
+    /* A busy minion's slots are refilled from its read-ahead, so it would
+     * never have room to claim: each tick may claim as much as it may read
+     * ahead anyway (claimed entries run before what was read ahead).
+     * Otherwise, on a busy fleet, a crashed or stopped minion's entries
+     * would wait for the end of the backlog, and hold back trimming as
+     * long. */
+    r->claim_budget = r->ahead_max;
+    claims_run(r);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -185,6 +185,55 @@ void delay_park(struct redis_engine *r, struct rtask *t, double seconds)
     arm(r, ms);
 }
 
+/* The last argument of a formatted command: the id the delay script was
+ * given (ids hold no CR or LF). Returns 0, or -1. */
+static int command_last_arg(const char *buf, size_t len, char *out,
+                            size_t outlen)
+{
+    size_t end, start;
+
+    if (len < 4 || buf[len - 2] != '\r' || buf[len - 1] != '\n') {
+        return -1;
+    }
+    end = len - 2;
+    for (start = end; start > 0 && buf[start - 1] != '\n'; start--) {
+    }
+    if (start == 0 || end - start >= outlen) {
+        return -1;
+    }
+    memcpy(out, buf + start, end - start);
+    out[end - start] = '\0';
+    return 0;
+}
+
+void delay_replied(struct redis_engine *r, const char *cmd, size_t len,
+                   const redisReply *reply)
+{
+    char id[RID_MAX];
+    struct rtask *t;
+    int failed = reply->type == REDIS_REPLY_ERROR;
+
+    if (!failed &&
+        !(reply->type == REDIS_REPLY_INTEGER && reply->integer < 0)) {
+        return; /* parked: some minion takes it once due */
+    }
+    if (command_last_arg(cmd, len, id, sizeof(id)) < 0 ||
+        !(t = rlist_find(&r->waiting, id))) {
+        return;
+    }
+    rlist_remove(&r->waiting, t);
+    free(t);
+    if (failed) {
+        /* Not in the set, so no minion would ever take it while this one
+         * keeps it fresh: take it back now, without its delay. */
+        minion_log(r->inst, MINION_LOG_WARN,
+                   "delaying task %s failed: %s; it runs again at once", id,
+                   reply->str);
+        writer_retry(r, id);
+    }
+    /* -1: another minion holds it now (a claim); it is that one's. */
+}
+
 void delay_adopt(struct redis_engine *r, const struct take_row *row)
 {
     struct rtask *t;

@@ -151,6 +151,8 @@ struct redis_engine {
     /* Read-ahead (reader.c): at most this many fetched beyond the credit;
      * the mean time a task held a slot lately (seconds; 0: none yet). */
     unsigned ahead_max;
+    unsigned claim_budget; /* claims.c: what this claim tick may still take
+                              beyond the free slots */
     double slot_s;
 
     /* release.c, delay.c: <stream>:released:<group> (hash: entry id ->
@@ -252,6 +254,10 @@ int delay_init(struct redis_engine *r);
 void delay_park(struct redis_engine *r, struct rtask *t, double seconds);
 /* A take or claim found @row's entry waiting out its delay: hold it. */
 void delay_adopt(struct redis_engine *r, const struct take_row *row);
+/* The delay script's reply for the formatted command @cmd: a failure takes
+ * the param back at once, an entry held elsewhere is forgotten. */
+void delay_replied(struct redis_engine *r, const char *cmd, size_t len,
+                   const redisReply *reply);
 /* Free slots came: take due entries if a poll waited for them. */
 void delay_kick(struct redis_engine *r);
 void delay_pause(struct redis_engine *r);

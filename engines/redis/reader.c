@@ -576,8 +576,8 @@ void reader_stop(struct redis_engine *r)
 
 int reader_init(struct redis_engine *r)
 {
-    r->ahead_max =
-        r->ctx->concurrency > AHEAD_MIN ? r->ctx->concurrency : AHEAD_MIN;
+    r->ahead_max = 2 * r->ctx->concurrency > AHEAD_MIN ? 2 * r->ctx->concurrency
+                                                       : AHEAD_MIN;
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
     reader_resync(r);
     return r->group_ev ? 0 : -ENOMEM;

@@ -132,8 +132,10 @@ static int deliver(struct redis_engine *r, struct rtask *t, const char *data,
 }
 
 /* engine_offer() of an entry that had @released runs given back. */
+/* Borrows: data. @front: ahead of what was read ahead (a claimed or taken
+ * back entry has waited longer than any new one). */
 static void offer(struct redis_engine *r, const char *id, unsigned attempt,
-                  int released, const char *data, size_t len)
+                  int released, int front, const char *data, size_t len)
 {
     struct rtask *t;
 
@@ -165,13 +167,17 @@ static void offer(struct redis_engine *r, const char *id, unsigned attempt,
     }
     memcpy(t->param, data, len);
     t->len = len;
-    rlist_append(&r->ready, t);
+    if (front) {
+        rlist_prepend(&r->ready, t);
+    } else {
+        rlist_append(&r->ready, t);
+    }
 }
 
 void engine_offer(struct redis_engine *r, const char *id, unsigned attempt,
                   const char *data, size_t len)
 {
-    offer(r, id, attempt, 0, data, len);
+    offer(r, id, attempt, 0, 0, data, len);
 }
 
 void engine_pump(struct redis_engine *r)
@@ -278,7 +284,7 @@ void engine_admit(struct redis_engine *r, const struct take_row *row)
         dead_letter(r, row->id, data, len, (unsigned)(row->count - 1), why, 0);
     } else {
         offer(r, row->id, row->count > 0 ? (unsigned)row->count : 1,
-              row->released > 0, data, len);
+              row->released > 0, 1, data, len);
     }
     free(owned);
 }

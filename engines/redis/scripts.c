@@ -148,15 +148,18 @@ const char script_delay[] = LUA_NOW_MS LUA_ROWS
  * fetched and never started): one more released run each, so the next
  * run has the attempt number this one had, and idle as if for the claim
  * idle time, so a live minion's next claim takes it at once (JUSTID: the
- * delivery count stays). Only the ids this consumer still holds. Returns
- * how many. */
+ * delivery count stays). Only the ids this consumer still holds. An entry
+ * already that idle was released already: this is a resend after a lost
+ * reply, and counting it again would hide an attempt. Returns how many. */
 const char script_release[] = LUA_ROWS
     "local n = 0\n"
     "for i = 4, #ARGV do\n"
     "  local id = ARGV[i]\n"
     "  local p = redis.call('XPENDING', s, g, id, id, 1)[1]\n"
     "  if p and p[2] == me then\n"
-    "    redis.call('HINCRBY', rk, id, 1)\n"
+    "    if p[3] < tonumber(ARGV[3]) then\n"
+    "      redis.call('HINCRBY', rk, id, 1)\n"
+    "    end\n"
     "    redis.call('XCLAIM', s, g, me, 0, id, 'IDLE', ARGV[3], 'JUSTID')\n"
     "    n = n + 1\n"
     "  end\n"

@@ -219,12 +219,6 @@ static void log_error_reply(struct redis_engine *r, const struct write_cmd *c,
                    "counts as an attempt",
                    reply->str);
         break;
-    case WRITE_DELAY:
-        minion_log(r->inst, MINION_LOG_WARN,
-                   "delaying a failed param failed: %s; it is retried once "
-                   "claimed",
-                   reply->str);
-        break;
     default:
         minion_log(r->inst, MINION_LOG_DEBUG, "heartbeat: %s", reply->str);
         break;
@@ -300,7 +294,9 @@ static void on_reply(redisAsyncContext *ac, void *rep, void *priv)
 
     if (rconn_reply_usable(ac, reply)) {
         c->done = 1;
-        if (reply->type == REDIS_REPLY_ERROR) {
+        if (c->kind == WRITE_DELAY && !r->dying) {
+            delay_replied(r, c->buf, c->len, reply);
+        } else if (reply->type == REDIS_REPLY_ERROR) {
             log_error_reply(r, c, reply);
         } else if (c->kind == WRITE_RETRY && !r->dying) {
             handle_take(r, reply);

@@ -92,3 +92,27 @@ grep -q "waits out its retry delay" k2.err || t_fail "k2 claimed nothing: $(cat 
 set -- $(runs_of g1 4)
 within "$2" "$1" 2000 2600 || t_fail "k2 ran g1 $(($2 - $1)) ms after k1, not ~2000"
 t_ok "retry delays of ${gap1} and ${gap2} ms, $meanwhile params ran meanwhile"
+
+# 4. The delay cannot be recorded (Redis out of memory as the task
+#    fails): the param is taken back at once rather than held, fresh and
+#    out of every minion's reach, for as long as its holder lives.
+R_STREAM=s4
+: >runs.txt
+cat >oom.sh <<'EOS'
+echo "$MINION_PARAM $MINION_ATTEMPT $MINION_ID" >>runs.txt
+[ "$MINION_ATTEMPT" -gt 1 ] && exit 0
+redis-cli -p "$REDIS_PORT" CONFIG SET maxmemory 1 >/dev/null
+exit 1
+EOS
+r_submit 1 o
+r_minion o1 REDIS_STREAM=s4 REDIS_PORT="$REDIS_PORT" MINION_RETRY_DELAY=30 \
+    MINION_EXIT_WHEN_EMPTY=1 -- -- sh oom.sh
+o1=$R_PID
+t_wait_until 10 grep -q "delaying task .* failed: OOM" o1.err ||
+    t_fail "no failed delay: $(cat o1.err)"
+rcli CONFIG SET maxmemory 0 >/dev/null
+r_wait_exit "$o1" 20
+[ "$R_RC" -eq 0 ] || t_fail "o1 exited $R_RC: $(cat o1.err)"
+[ "$(cut -d' ' -f1-2 runs.txt | tr '\n' ,)" = "o1 1,o1 2," ] ||
+    t_fail "runs: $(cat runs.txt)"
+t_ok "a delay Redis could not record: the param ran again at once"
