@@ -466,8 +466,10 @@ static void dry_kick(struct redis_engine *r)
  * recent pace: long enough to hide a read's round trip, short enough
  * that no other minion would have started them much sooner. */
 #define AHEAD_WINDOW_S 0.05
-/* The bound: max(concurrency, AHEAD_MIN), so that even when every slot
- * frees at once each finds its next param here. */
+/* The bound: max(AHEAD_PER_SLOT × concurrency, AHEAD_MIN). When every
+ * slot frees at once (a batch of short tasks) each finds its next param
+ * here, and the read for the batch after is already on its way. */
+#define AHEAD_PER_SLOT 2
 #define AHEAD_MIN 16
 /* Weight of the latest task in the mean time a slot is held. */
 #define SLOT_EWMA_WEIGHT 0.125
@@ -576,8 +578,9 @@ void reader_stop(struct redis_engine *r)
 
 int reader_init(struct redis_engine *r)
 {
-    r->ahead_max = 2 * r->ctx->concurrency > AHEAD_MIN ? 2 * r->ctx->concurrency
-                                                       : AHEAD_MIN;
+    r->ahead_max = AHEAD_PER_SLOT * r->ctx->concurrency > AHEAD_MIN
+                       ? AHEAD_PER_SLOT * r->ctx->concurrency
+                       : AHEAD_MIN;
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
     reader_resync(r);
     return r->group_ev ? 0 : -ENOMEM;

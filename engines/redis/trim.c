@@ -21,17 +21,20 @@
 
 #include "engine.h"
 
-/* How often a minion offers to trim, and how long the token is held:
- * the fleet trims at most once per period. */
+/* How often a minion offers to trim, and how long the token is held. The
+ * token lasts a little less than the period: held for a whole period, a
+ * minion's next offer could come a hair early, find its own token and
+ * skip, and the fleet's offers could stay in step that way, so that
+ * nobody trimmed for a long time. The fleet trims about once a period. */
 #define TRIM_PERIOD_MS 1000
-#define TRIM_PERIOD_TEXT "1000"
+#define TRIM_TOKEN_TEXT "900"
 
 /* Script results that are no count of trimmed entries. */
 #define TRIM_NOT_MY_TURN (-1)
 #define TRIM_NO_GROUP (-2)
 #define TRIM_UNKNOWN (-3)
 
-/* KEYS[1] stream, KEYS[2] trim token; ARGV consumer, period ms. Returns
+/* KEYS[1] stream, KEYS[2] trim token; ARGV consumer, token ms. Returns
  * how many entries went, or TRIM_*: not this minion's turn, no group (a
  * stream without groups is nobody's queue: left alone), or a group whose
  * figures are unknown (nothing trimmed). Ids are compared as numbers
@@ -104,7 +107,7 @@ static void on_trim_tick(evutil_socket_t fd, short what, void *arg)
     struct redis_engine *r = arg;
     const char *argv[] = {"EVAL",          script_trim,  "2",
                           r->keys.stream,  r->keys.trim, r->me,
-                          TRIM_PERIOD_TEXT};
+                          TRIM_TOKEN_TEXT};
 
     if (r->trim_busy || r->paused || r->dying ||
         !rconn_is_ready(r->writer_conn)) {
