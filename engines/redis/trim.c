@@ -105,8 +105,8 @@ static void on_trim(redisAsyncContext *ac, void *rep, void *priv)
 static void on_trim_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct redis_engine *r = arg;
-    const char *argv[] = {"EVAL",          script_trim,  "2",
-                          r->keys.stream,  r->keys.trim, r->me,
+    const char *argv[] = {"EVAL",         script_trim,  "2",
+                          r->keys.stream, r->keys.trim, r->me,
                           TRIM_TOKEN_TEXT};
 
     if (r->trim_busy || r->paused || r->dying ||
