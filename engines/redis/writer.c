@@ -41,13 +41,30 @@ int writer_init(struct redis_engine *r)
     return r->w.flush_ev ? 0 : -ENOMEM;
 }
 
+/* Writes wait this long for company, unless FLUSH_BATCH are queued: a
+ * minion whose tasks end one at a time (a few slots of short programs)
+ * would otherwise wake Redis, and be woken by its reply, once per task,
+ * and on a small machine those wake-ups cost more than the tasks' own
+ * bookkeeping. Two milliseconds are nothing to an ack, and a busy minion's
+ * batches go at once. */
+#define FLUSH_WAIT_US 2000
+#define FLUSH_BATCH 32
+
 static void poke(struct redis_engine *r)
 {
-    static const struct timeval now = {0, 0};
+    struct timeval wait = {0, 0};
+    size_t queued = r->w.nq + r->w.nacks + r->w.nretries;
 
-    if (r->w.flush_ev && !evtimer_pending(r->w.flush_ev, NULL)) {
-        evtimer_add(r->w.flush_ev, &now);
+    if (!r->w.flush_ev) {
+        return;
     }
+    if (queued < FLUSH_BATCH) {
+        if (evtimer_pending(r->w.flush_ev, NULL)) {
+            return;
+        }
+        wait.tv_usec = FLUSH_WAIT_US;
+    }
+    evtimer_add(r->w.flush_ev, &wait);
 }
 
 void writer_push(struct redis_engine *r, char *buf, int len,
