@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -706,6 +707,53 @@ static void test_release_keeps_attempt(void **state)
     fstate_free(b);
 }
 
+/* MINION_RETRY_DELAY: a failure's W record holds the line back until its
+ * time, here and in whoever replays or adopts the journal; once due it
+ * comes back at the next attempt. */
+static void test_retry_wait_survives(void **state)
+{
+    struct fx *fx = *state;
+    struct fline *out[2], *fl;
+    struct fstate *a, *b;
+    double due;
+    int rc;
+
+    write_file(fx->input, "a\nb\n", 0);
+    a = mk(fx, "a");
+    assert_int_equal(claim(a, 2, out), 2);
+    due = (double)time(NULL) + 3600;
+    assert_int_equal(fstate_fail_until(a, out[0], 1, "boom", due), 0);
+    assert_int_equal(fstate_waiting(a), 1);
+    assert_int_equal(fstate_ready(a), 0);
+    assert_true(fstate_next_due(a) >= due - 1 && fstate_next_due(a) <= due + 1);
+    /* Not due: nothing ready, the other line goes on. */
+    assert_null(fstate_next(a, &rc));
+    assert_int_equal(rc, 0);
+    assert_int_equal(fstate_ack(a, out[1]), 0);
+    assert_int_equal(fstate_owned(a), 1);
+    fstate_free(a); /* dies still owning the waiting line */
+
+    /* An adopter waits too, until the same time. */
+    b = mk(fx, "b");
+    assert_int_equal(adopt(b), 1);
+    assert_int_equal(fstate_waiting(b), 1);
+    assert_null(fstate_next(b, &rc));
+    assert_int_equal(rc, 0);
+    assert_true(fstate_next_due(b) >= due - 1 && fstate_next_due(b) <= due + 1);
+    fstate_free(b);
+
+    /* A wait in the past: due at once, attempt 2. */
+    write_file(fx->input, "c\n", 1);
+    b = mk(fx, "c");
+    assert_int_equal(claim(b, 1, out), 1);
+    assert_int_equal(fstate_fail_until(b, out[0], 1, "boom", 1.0), 0);
+    fl = fstate_next(b, &rc);
+    assert_non_null(fl);
+    assert_int_equal(fl->attempt, 2);
+    assert_int_equal(fstate_ack(b, fl), 0);
+    fstate_free(b);
+}
+
 /* A param that kills its minion every time it runs: each run that never
  * finished counts, whether the next minion adopts the journal or the same
  * MINION_ID replays it; after MINION_MAX_ATTEMPTS (3) deliveries the line
@@ -866,6 +914,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_compact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_past_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sharded_claims, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_wait_survives, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_release_keeps_attempt, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_crash_loop_dead, setup, teardown),
