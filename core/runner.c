@@ -21,6 +21,7 @@
 #include "runner.h"
 #include "stats.h"
 #include "task.h"
+#include "timeval.h"
 
 /* How long plugins get to flush and close once every task is settled. */
 #define CLOSE_TIMEOUT_S 10
@@ -936,8 +937,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
              r->in_flight == 1 ? "" : "s");
     r->signalled = 1;
     begin_stop(r, 0);
-    grace.tv_sec = (time_t)r->ctx->grace;
-    grace.tv_usec = (suseconds_t)((r->ctx->grace - (double)grace.tv_sec) * 1e6);
+    grace = timeval_of_seconds(r->ctx->grace);
     r->grace = evtimer_new(r->base, on_grace, r);
     if (r->grace) {
         evtimer_add(r->grace, &grace);
@@ -1041,9 +1041,8 @@ runner_new(struct event_base *base, const struct minion_context *ctx,
         return NULL;
     }
     if (ctx->timeout > 0) {
-        struct timeval tv;
-        tv.tv_sec = (time_t)ctx->timeout;
-        tv.tv_usec = (suseconds_t)((ctx->timeout - (double)tv.tv_sec) * 1e6);
+        struct timeval tv = timeval_of_seconds(ctx->timeout);
+
         /* Every task has the same timeout: one shared queue, O(1) each. */
         r->task_timeout = event_base_init_common_timeout(base, &tv);
     }

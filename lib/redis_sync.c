@@ -7,6 +7,7 @@
 
 #include "redis_sync.h"
 #include "redis_url.h"
+#include "timeval.h"
 
 /* Why a command got no reply: a timeout reads as one. */
 static const char *no_reply(const redisContext *c, double timeout, char *buf,
@@ -68,15 +69,6 @@ static int setup(redisContext *c, double timeout, int argc, const char **argv,
     return 0;
 }
 
-static struct timeval to_timeval(double seconds)
-{
-    struct timeval tv;
-
-    tv.tv_sec = (time_t)seconds;
-    tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-    return tv;
-}
-
 redisContext *redis_sync_connect(const struct redis_url *u,
                                  double connect_timeout, double timeout,
                                  char *err, size_t errlen)
@@ -86,7 +78,7 @@ redisContext *redis_sync_connect(const struct redis_url *u,
     char where[512], db[16];
 
     redis_url_describe(u, where, sizeof(where));
-    tv = to_timeval(connect_timeout);
+    tv = timeval_of_seconds(connect_timeout);
     c = u->unix_path ? redisConnectUnixWithTimeout(u->unix_path, tv)
                      : redisConnectWithTimeout(u->host, u->port, tv);
     if (!c || c->err) {
@@ -94,7 +86,7 @@ redisContext *redis_sync_connect(const struct redis_url *u,
                  c ? c->errstr : "out of memory");
         goto fail;
     }
-    tv = to_timeval(timeout);
+    tv = timeval_of_seconds(timeout);
     if (redisSetTimeout(c, tv) != REDIS_OK) {
         snprintf(err, errlen, "%s: cannot set a timeout", where);
         goto fail;

@@ -69,6 +69,7 @@
 #include "argv.h"
 #include "dlist.h"
 #include "guard.h"
+#include "timeval.h"
 
 extern char **environ;
 
@@ -1058,8 +1059,7 @@ static void process_cancel(struct minion_instance *inst, minion_task *task)
         on_kill(-1, 0, c);
         return;
     }
-    tv.tv_sec = (time_t)p->conf->kill_after;
-    tv.tv_usec = (suseconds_t)((p->conf->kill_after - (double)tv.tv_sec) * 1e6);
+    tv = timeval_of_seconds(p->conf->kill_after);
     if (evtimer_add(c->ev_kill, &tv) < 0) {
         on_kill(-1, 0, c);
     }

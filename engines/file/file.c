@@ -54,6 +54,7 @@
 #include "due.h"
 #include "lines.h"
 #include "state.h"
+#include "timeval.h"
 
 /* Input read per read(2). */
 #define READ_BYTES (256 * 1024)
@@ -235,11 +236,7 @@ static void arm_delay(struct file_engine *fe)
         evtimer_del(fe->delay_ev);
         return;
     }
-    if (wait < 0) {
-        wait = 0;
-    }
-    tv.tv_sec = (time_t)wait;
-    tv.tv_usec = (suseconds_t)((wait - (double)tv.tv_sec) * 1e6);
+    tv = timeval_of_seconds(wait);
     evtimer_add(fe->delay_ev, &tv);
 }
 
@@ -477,8 +474,7 @@ static void arm_wait(struct file_engine *fe)
         fe->wait_ms = LOCK_WAIT_MAX_MS;
     }
     ms = fe->wait_ms + (unsigned)rand_r(&fe->seed) % (fe->wait_ms + 1);
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    tv = timeval_of_ms(ms);
     fe->waiting = 1;
     fe->relook = 0;
     evtimer_add(fe->timer_ev, &tv);
@@ -492,8 +488,7 @@ static void arm_relook(struct file_engine *fe, unsigned ms)
     if (fe->waiting) {
         return;
     }
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    tv = timeval_of_ms(ms);
     fe->waiting = 1;
     fe->relook = 1;
     evtimer_add(fe->timer_ev, &tv);
@@ -627,8 +622,7 @@ static int state_trouble(struct file_engine *fe, int rc, int op)
     fe->held_op = op;
     /* This timer replaces a lock wait or a relook due: either way the
      * next look comes from on_timer. */
-    tv.tv_sec = fe->hold_ms / 1000;
-    tv.tv_usec = (suseconds_t)(fe->hold_ms % 1000) * 1000;
+    tv = timeval_of_ms(fe->hold_ms);
     fe->waiting = 1;
     fe->relook = 0;
     evtimer_add(fe->timer_ev, &tv);

@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "grow.h"
 #include "ws.h"
+#include "timeval.h"
 
 /* Reconnection backoff: first wait, then doubled up to the cap. */
 #define BACKOFF_FIRST_MS 100
@@ -72,8 +73,7 @@ static void schedule_retry(struct pulsar_engine *e)
     if (e->backoff_ms > BACKOFF_MAX_MS) {
         e->backoff_ms = BACKOFF_MAX_MS;
     }
-    tv.tv_sec = e->backoff_ms / 1000;
-    tv.tv_usec = (e->backoff_ms % 1000) * 1000;
+    tv = timeval_of_ms(e->backoff_ms);
     evtimer_add(e->retry_ev, &tv);
 }
 

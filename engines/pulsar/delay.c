@@ -10,18 +10,7 @@
 #include <event2/event.h>
 
 #include "engine.h"
-
-static struct timeval seconds_tv(double s)
-{
-    struct timeval tv;
-
-    if (s < 0) {
-        s = 0;
-    }
-    tv.tv_sec = (time_t)s;
-    tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-    return tv;
-}
+#include "timeval.h"
 
 static void arm(struct pulsar_engine *e)
 {
@@ -31,7 +20,7 @@ static void arm(struct pulsar_engine *e)
         evtimer_del(e->delay_ev);
         return;
     }
-    tv = seconds_tv(e->delayed.head->due - mono_now());
+    tv = timeval_of_seconds(e->delayed.head->due - mono_now());
     evtimer_add(e->delay_ev, &tv);
 }
 

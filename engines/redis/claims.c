@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "engine.h"
+#include "timeval.h"
 
 /* Ids per refresh script call: bounds the Lua stack and the command. */
 #define REFRESH_CHUNK 256
@@ -369,25 +370,17 @@ static void on_sweep_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ------------------------------------------------------------------------ */
 
-static struct timeval ms_tv(long long ms)
-{
-    struct timeval tv;
-
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-    return tv;
-}
-
 int claims_start(struct redis_engine *r)
 {
     long long idle = r->conf->claim_idle_ms;
     long long stale = idle * SWEEP_STALE_FACTOR;
-    struct timeval claim = ms_tv(idle / 2), fresh = ms_tv(idle / 3), sweep;
+    struct timeval claim = timeval_of_ms(idle / 2),
+                   fresh = timeval_of_ms(idle / 3), sweep;
 
     if (stale < SWEEP_STALE_MIN_MS) {
         stale = SWEEP_STALE_MIN_MS;
     }
-    sweep = ms_tv(stale / SWEEP_EVERY_DIV);
+    sweep = timeval_of_ms(stale / SWEEP_EVERY_DIV);
     snprintf(r->sweep_stale, sizeof(r->sweep_stale), "%lld", stale);
     snprintf(r->claim_cursor, sizeof(r->claim_cursor), "0-0");
     /* The first sweep runs as soon as the minion reads live. */

@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "redis_url.h"
+#include "timeval.h"
 
 /* A connect (look-up excluded) plus AUTH/SELECT/PING must end within this. */
 #define CONNECT_TIMEOUT_S 5.0
@@ -76,13 +77,8 @@ static double mono_now(void)
 
 static void arm(struct event *ev, double secs)
 {
-    struct timeval tv;
+    struct timeval tv = timeval_of_seconds(secs);
 
-    if (secs < 0) {
-        secs = 0;
-    }
-    tv.tv_sec = (time_t)secs;
-    tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
     evtimer_add(ev, &tv);
 }
 

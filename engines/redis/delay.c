@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "engine.h"
+#include "timeval.h"
 
 /* The longest a polling minion with free slots goes without looking for
  * due entries. */
@@ -43,11 +44,7 @@ static void arm(struct redis_engine *r, long long ms)
         evtimer_pending(r->delay_ev, NULL)) {
         return;
     }
-    if (ms < 0) {
-        ms = 0;
-    }
-    tv.tv_sec = (time_t)(ms / 1000);
-    tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    tv = timeval_of_ms(ms);
     evtimer_add(r->delay_ev, &tv);
     r->delay_at = at;
 }

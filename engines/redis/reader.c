@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "engine.h"
+#include "timeval.h"
 
 #define GROUP_BACKOFF_FIRST_MS 100
 #define GROUP_BACKOFF_MAX_MS 5000
@@ -244,8 +245,7 @@ static void backoff(struct redis_engine *r, int recreate)
     if (r->group_backoff_ms > GROUP_BACKOFF_MAX_MS) {
         r->group_backoff_ms = GROUP_BACKOFF_MAX_MS;
     }
-    tv.tv_sec = r->group_backoff_ms / 1000;
-    tv.tv_usec = (r->group_backoff_ms % 1000) * 1000;
+    tv = timeval_of_ms(r->group_backoff_ms);
     r->group_wait = recreate ? 2 : 1;
     evtimer_add(r->group_ev, &tv);
 }

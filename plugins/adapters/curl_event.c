@@ -26,6 +26,7 @@
 
 #include "curl_event.h"
 #include "dlist.h"
+#include "timeval.h"
 
 /* One transfer we were given: the owner's callback and argument. Kept in a
  * list of our own, keyed by the easy handle, because CURLOPT_PRIVATE belongs
@@ -305,8 +306,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
         evtimer_del(ce->timer);
         return 0;
     }
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    tv = timeval_of_ms(timeout_ms);
     return evtimer_add(ce->timer, &tv) < 0 ? -1 : 0;
 }
 

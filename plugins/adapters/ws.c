@@ -44,6 +44,7 @@
 #include "sha1.h"
 #include "tls.h"
 #include "ws.h"
+#include "timeval.h"
 
 #define HANDSHAKE_S 10.0        /* handshake_timeout_s when 0 */
 #define MAX_MESSAGE (16u << 20) /* max_message when 0 */
@@ -121,18 +122,6 @@ struct ws_conn {
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers                                                             */
-
-static struct timeval tv_of(double s)
-{
-    struct timeval tv;
-
-    if (s < 0) {
-        s = 0;
-    }
-    tv.tv_sec = (time_t)s;
-    tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-    return tv;
-}
 
 /* Keys and masks need no more than the kernel's random bytes; getrandom()
  * waits only at boot, until the pool is ready, and a signal restarts it. */
@@ -750,7 +739,7 @@ static void open_session(struct ws_conn *c)
     evtimer_del(c->handshake);
     c->state = ST_OPEN;
     if (c->ping_s > 0) {
-        struct timeval tv = tv_of(c->ping_s);
+        struct timeval tv = timeval_of_seconds(c->ping_s);
 
         evtimer_add(c->ping, &tv);
     }
@@ -1002,7 +991,7 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
     struct ws_conn *c = arg;
     unsigned char payload[8];
     struct wslay_event_msg msg = {WSLAY_PING, payload, sizeof(payload)};
-    struct timeval tv = tv_of(c->ping_s);
+    struct timeval tv = timeval_of_seconds(c->ping_s);
 
     if (c->state != ST_OPEN) {
         return;
@@ -1017,7 +1006,7 @@ static void on_ping_timer(evutil_socket_t fd, short what, void *arg)
     }
     /* The deadline runs from the first ping that goes unanswered. */
     if (c->pong_s > 0 && !evtimer_pending(c->pong, NULL)) {
-        struct timeval dl = tv_of(c->pong_s);
+        struct timeval dl = timeval_of_seconds(c->pong_s);
 
         evtimer_add(c->pong, &dl);
     }
@@ -1155,7 +1144,7 @@ struct ws_conn *ws_connect(struct event_base *base, const struct ws_options *o,
     }
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    tv = tv_of(c->handshake_s);
+    tv = timeval_of_seconds(c->handshake_s);
     evtimer_add(c->handshake, &tv);
     c->state = ST_CONNECTING;
     if (bufferevent_socket_connect_hostname(c->bev, c->dns, AF_UNSPEC, c->host,
