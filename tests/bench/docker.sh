@@ -57,7 +57,7 @@ for ((i = 0; i < 3; i++)); do
     t_iso+=("$(seconds isolated)") || exit 1
     t_warm+=("$(seconds warm)") || exit 1
 done
-med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[2] }'; }
+med() { printf '%s\n' "$@" | median; }
 tc=$(med "${t_cli[@]}"); tf=$(med "${t_fresh[@]}"); tw=$(med "${t_warm[@]}")
 ti=$(med "${t_iso[@]}")
 echo "xargs -P4 docker run --rm:  $(rate $N "$tc") tasks/s"

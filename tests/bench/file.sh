@@ -8,9 +8,7 @@ set -u
 
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 [ -e "${noop%%:*}" ] || { echo "bench: build plugins/examples/wordcount.la" >&2; exit 1; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
+bench_scratch file
 seq 1000000 >million
 
 echo "== file engine, no-op function, 1,000,000 lines, median of $BENCH_RUNS"

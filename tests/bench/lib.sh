@@ -19,15 +19,43 @@ seconds() {
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
 }
 
+# median: the median of the numbers on stdin, one a line.
+median() {
+    sort -g | awk '{ a[NR] = $1 }
+        END { if (NR % 2) print a[(NR + 1) / 2];
+              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
 # median_seconds COMMAND...: the median of $BENCH_RUNS runs.
 median_seconds() {
     local i times=()
     for ((i = 0; i < BENCH_RUNS; i++)); do
         times+=("$(seconds "$@")") || return 1
     done
-    printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 }
-        END { if (NR % 2) print a[(NR + 1) / 2];
-              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    printf '%s\n' "${times[@]}" | median
+}
+
+# bench_scratch NAME: a temporary folder to work in, removed at exit with
+# every PID the caller adds to $pids; sets dir and pids, and cds there.
+bench_scratch() {
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench-$1.XXXXXX") || exit 1
+    pids=""
+    trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
+    cd "$dir" || exit 1
+}
+
+# bench_idle_rss COMMAND...: start an idle minion, say its resident memory
+# after 3 s (target < 4 MiB), and stop it.
+bench_idle_rss() {
+    local idle rss
+    "$@" &
+    idle=$!
+    pids="$pids $idle"
+    sleep 3
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$idle/status")
+    echo "idle minion RSS: $rss KiB (target < 4096 KiB)"
+    kill -TERM "$idle"
+    wait "$idle"
 }
 
 # rate COUNT SECONDS -> tasks per second
@@ -41,6 +69,8 @@ ratio() {
 
 # bench_redis_start DIR: a redis-server on a free loopback port, its files
 # in DIR; sets BENCH_REDIS_PORT and BENCH_REDIS_PID (the caller kills it).
+# bench_redis_scratch NAME does it all: bench_scratch NAME, then a server
+# killed at exit; sets port and REDIS_URL too.
 bench_redis_start() {
     BENCH_REDIS_PORT=$((20000 + RANDOM % 12000))
     redis-server --port "$BENCH_REDIS_PORT" --bind 127.0.0.1 --dir "$1" \
@@ -64,4 +94,12 @@ bench_redis_fill() {
             printf "$5\r\nparam\r\n$%d\r\n%s\r\n", length(v), v
         }
     }' | redis-cli -p "$1" --pipe >/dev/null
+}
+
+bench_redis_scratch() {
+    bench_scratch "$1"
+    bench_redis_start "$dir"
+    port=$BENCH_REDIS_PORT
+    pids="$pids $BENCH_REDIS_PID"
+    export REDIS_URL="redis://127.0.0.1:$port"
 }

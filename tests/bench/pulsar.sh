@@ -16,10 +16,7 @@ if ! "$py" -c 'import websockets' 2>/dev/null; then
     echo "pulsar: python3-websockets missing, skipped"
     exit 0
 fi
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench-pulsar.XXXXXX")
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
+bench_scratch pulsar
 
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 N=${BENCH_PULSAR_PARAMS:-100000}
@@ -59,8 +56,7 @@ for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
     stop_broker
     ceilings+=("$(echo "$line" | awk '{ print $(NF - 1) }')")
 done
-ceiling=$(printf '%s\n' "${ceilings[@]}" | sort -g | awk '{ a[NR] = $1 }
-    END { print a[int((NR + 1) / 2)] }')
+ceiling=$(printf '%s\n' "${ceilings[@]}" | median)
 echo "ceiling.py (push, one connection): $ceiling msgs/s"
 
 echo "== pulsar engine: $N params, function callback (no-op), -j$J"
@@ -72,8 +68,7 @@ for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
         --set MINION_FUNCTION="$noop")") || exit 1
     stop_broker
 done
-t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 }
-    END { print a[int((NR + 1) / 2)] }')
+t=$(printf '%s\n' "${times[@]}" | median)
 pulsar_rate=$(rate "$N" "$t")
 echo "minionize -e pulsar -c function -j$J: $pulsar_rate tasks/s" \
     "($(ratio "$pulsar_rate" "$ceiling") of the ceiling; target >= 0.5;" \
@@ -91,8 +86,7 @@ if command -v redis-server >/dev/null; then
             seconds "$MINIONIZE" -q -c function -j$J --drain \
             --set MINION_FUNCTION="$noop")") || exit 1
     done
-    t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 }
-        END { print a[int((NR + 1) / 2)] }')
+    t=$(printf '%s\n' "${times[@]}" | median)
     redis_rate=$(rate "$N" "$t")
     echo "minionize -e redis -c function -j$J: $redis_rate tasks/s" \
         "(pulsar/redis: $(ratio "$pulsar_rate" "$redis_rate"))"
@@ -103,12 +97,5 @@ fi
 echo "== pulsar engine: idle minion on an empty topic"
 start_broker empty || exit 1
 PULSAR_URL=http://127.0.0.1:$port PULSAR_TOPIC=empty MINION_ENGINE=pulsar \
-    "$MINIONIZE" -q -- true &
-idle=$!
-pids="$pids $idle"
-sleep 3
-rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$idle/status")
-echo "idle minion RSS: $rss KiB (target < 4096 KiB)"
-kill -TERM "$idle"
-wait "$idle"
+    bench_idle_rss "$MINIONIZE" -q -- true
 stop_broker

@@ -7,38 +7,17 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 command -v redis-server >/dev/null || { echo "redis: redis-server missing, skipped"; exit 0; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench-redis.XXXXXX")
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
-
-bench_redis_start "$dir"
-port=$BENCH_REDIS_PORT
-pids="$pids $BENCH_REDIS_PID"
-export REDIS_URL="redis://127.0.0.1:$port" MINION_ENGINE=redis
+bench_redis_scratch redis
+export MINION_ENGINE=redis
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 N=${BENCH_REDIS_PARAMS:-200000}
 
-# A fresh stream of N params (not timed).
-fill() {
-    bench_redis_fill "$port" "$N" p
-}
-
+# One timed drain of a fresh stream of N params.
 drain() {
-    fill
+    bench_redis_fill "$port" "$N" p
     seconds "$MINIONIZE" -q -c function -j"$1" --drain \
         --set MINION_FUNCTION="$noop"
 }
-
-echo "== redis-benchmark: pipelined XADD on the same server (the ceiling)"
-if command -v redis-benchmark >/dev/null; then
-    redis-benchmark -p "$port" -n 1000000 -P 64 -q \
-        XADD minionize:bench '*' param p 2>/dev/null | tr '\r' '\n' |
-        awk '/requests per second/ { line = $0 } END { print "redis-benchmark " line }'
-    redis-cli -p "$port" DEL minionize:bench >/dev/null
-else
-    echo "redis-benchmark missing (Debian package redis-tools)"
-fi
 
 echo "== redis engine: $N params, function callback (no-op), results on"
 for j in 64 512; do
@@ -46,31 +25,13 @@ for j in 64 512; do
     for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
         times+=("$(drain "$j")") || exit 1
     done
-    t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 }
-        END { print a[int((NR + 1) / 2)] }')
+    t=$(printf '%s\n' "${times[@]}" | median)
     results=$(redis-cli -p "$port" XLEN minionize:results)
     echo "minionize -e redis -c function -j$j: $(rate "$N" "$t") tasks/s ($results results)"
 done
 
-echo "== process spawning through redis and through a file: 5000 params, -j2"
-seq 5000 >params
-spawn_redis() {
-    N=5000 fill
-    seconds "$MINIONIZE" -q -j2 --drain /bin/true
-}
-t_redis=$(spawn_redis) || exit 1
-t_file=$(MINION_ENGINE=file seconds "$MINIONIZE" -q -j2 -a params /bin/true) || exit 1
-echo "minionize -e redis -j2 /bin/true: $(rate 5000 "$t_redis") tasks/s"
-echo "minionize -e file  -j2 /bin/true: $(rate 5000 "$t_file") tasks/s"
-echo "ratio redis/file:                 $(ratio "$t_file" "$t_redis")"
+# The ratios to a file and to redis-benchmark's XADD: redis_short.sh.
 
 echo "== redis engine: idle minion blocked on an empty stream"
 redis-cli -p "$port" DEL minionize >/dev/null
-"$MINIONIZE" -q -- true &
-idle=$!
-pids="$pids $idle"
-sleep 3
-rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$idle/status")
-echo "idle minion RSS: $rss KiB (target < 4096 KiB)"
-kill -TERM "$idle"
-wait "$idle"
+bench_idle_rss "$MINIONIZE" -q -- true

@@ -12,23 +12,10 @@ set -u
 command -v redis-server >/dev/null || { echo "redis short tasks: redis-server missing, skipped"; exit 0; }
 command -v redis-benchmark >/dev/null || { echo "redis short tasks: redis-benchmark missing (redis-tools), skipped"; exit 0; }
 [ "$BENCH_RUNS" -ge 5 ] || BENCH_RUNS=5
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench-redis-short.XXXXXX")
-pids=""
-trap 'for p in $pids; do kill "$p" 2>/dev/null; done; rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
-
-bench_redis_start "$dir"
-port=$BENCH_REDIS_PORT
-pids="$pids $BENCH_REDIS_PID"
-export REDIS_URL="redis://127.0.0.1:$port"
+bench_redis_scratch redis-short
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 SPAWN_N=${BENCH_SPAWN_PARAMS:-5000}
 FUNC_N=${BENCH_FUNCTION_PARAMS:-200000}
-
-median() {
-    sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2];
-        else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 
 # One timed drain of a fresh stream of $1 params by minionize ARGS...
 redis_drain() {

@@ -4,9 +4,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
+bench_scratch run
 
 noop="$top_builddir/plugins/examples/.libs/wordcount.so:minion_noop"
 

@@ -10,9 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 N=${BENCH_SPAWN_TASKS:-3000}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
+bench_scratch spawn
 seq "$N" >params
 
 # The yardstick: spawn PROGRAM N times, 2 at once, and reap them.
@@ -65,11 +63,9 @@ measure() {
     awk '{ printf "%s %.3f\n", $1, $2 + $3 }' <<<"$out"
 }
 
-# median COLUMN FILE: the median of one column of FILE.
-median() {
-    awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ a[NR] = $1 }
-        END { if (NR % 2) print a[(NR + 1) / 2];
-              else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+# column_median COLUMN FILE: the median of one column of FILE.
+column_median() {
+    awk -v c="$1" '{ print $c }' "$2" | median
 }
 
 : >bare.t
@@ -85,14 +81,14 @@ done
 # line LABEL FILE: the rate and the CPU time per task of one variant.
 line() {
     printf "%-38s %6s tasks/s, %s ms of CPU per task\n" "$1" \
-        "$(rate "$N" "$(median 1 "$2")")" \
-        "$(awk -v c="$(median 2 "$2")" -v n="$N" 'BEGIN { printf "%.3f", 1000 * c / n }')"
+        "$(rate "$N" "$(column_median 1 "$2")")" \
+        "$(awk -v c="$(column_median 2 "$2")" -v n="$N" 'BEGIN { printf "%.3f", 1000 * c / n }')"
 }
 
 echo "== process spawning: $N x /bin/true, 2 in flight, median of $BENCH_RUNS alternating"
 line "bare posix_spawn loop:" bare.t
 line "minionize -j2:" plain.t
 line "minionize -j2 MINION_MEMORY_LIMIT=1G:" limited.t
-echo "rate ratio no-limit/bare:   $(ratio "$(median 1 bare.t)" "$(median 1 plain.t)")"
-echo "rate ratio limit/no-limit:  $(ratio "$(median 1 plain.t)" "$(median 1 limited.t)")"
-echo "CPU ratio limit/no-limit:   $(ratio "$(median 2 limited.t)" "$(median 2 plain.t)")"
+echo "rate ratio no-limit/bare:   $(ratio "$(column_median 1 bare.t)" "$(column_median 1 plain.t)")"
+echo "rate ratio limit/no-limit:  $(ratio "$(column_median 1 plain.t)" "$(column_median 1 limited.t)")"
+echo "CPU ratio limit/no-limit:   $(ratio "$(column_median 2 limited.t)" "$(column_median 2 plain.t)")"

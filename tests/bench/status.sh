@@ -15,9 +15,7 @@ STATUS="$(cd "$top_builddir" && pwd)/minion-status"
 REFRESHES=200
 APPENDS=50
 [ -x "$STATUS" ] || { echo "bench: build minion-status first" >&2; exit 1; }
-dir=$(mktemp -d "${TMPDIR:-/tmp}/minionize-bench.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || exit 1
+bench_scratch status
 mkdir rep
 
 # One record as reporters/json.c writes it: 4 minions of 250,000 runs of
