@@ -54,6 +54,24 @@ r_results() {
     r_stream_lines "$R_STREAM:results" "$@"
 }
 
+# r_ok_counts STREAM: of the results stream STREAM, how many distinct tasks
+# ended ok and how many ok results repeat a task: "DISTINCT REPEATS".
+r_ok_counts() {
+    rcli EVAL "local seen, n, twice = {}, 0, 0
+        for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+            local task, ok = nil, false
+            for i = 1, #e[2], 2 do
+                if e[2][i] == 'task' then task = e[2][i + 1] end
+                if e[2][i] == 'status' and e[2][i + 1] == 'ok' then ok = true end
+            end
+            if ok and task then
+                if seen[task] then twice = twice + 1
+                else seen[task] = true; n = n + 1 end
+            end
+        end
+        return {n, twice}" 1 "$1" | paste -sd' '
+}
+
 # r_pending: the group's pending total.
 r_pending() {
     rcli XPENDING "$R_STREAM" "$R_GROUP" | head -n 1

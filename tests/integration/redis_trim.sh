@@ -75,18 +75,7 @@ trimmed=$(awk '$2 < '"$N"' / 2 { n++ } END { print n + 0 }' samples)
     t_fail "dead letters: $(r_stream_lines "$R_STREAM:dead" task error | head -n 3)"
 grep -q "trimmed while pending" a.err b.err && t_fail "an entry was trimmed while pending"
 [ "$(r_pending)" = 0 ] || t_fail "still pending: $(r_pending)"
-counts=$(rcli EVAL "local seen, n, twice = {}, 0, 0
-    for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-        local task, ok = nil, false
-        for i = 1, #e[2], 2 do
-            if e[2][i] == 'task' then task = e[2][i + 1] end
-            if e[2][i] == 'status' and e[2][i + 1] == 'ok' then ok = true end
-        end
-        if ok and task then
-            if seen[task] then twice = twice + 1 else seen[task] = true; n = n + 1 end
-        end
-    end
-    return {n, twice}" 1 "$R_STREAM:results" | paste -sd' ')
+counts=$(r_ok_counts "$R_STREAM:results")
 [ "$counts" = "$N 0" ] || t_fail "want $N params ok once each, got (distinct, repeats): $counts"
 t_ok "$N params ran once each through 2 minions; $(tail -n 1 bound.txt)"
 

@@ -12,6 +12,8 @@ S_CONF="$S_DIR/slurm.conf"
 # Root and the Debian packages slurm-wlm and munge, or SKIP (a failure
 # under CI).
 s_need() {
+    [ -e "$top_builddir/callbacks/.libs/process.so" ] ||
+        t_skip "the process callback is not built"
     [ "$(id -u)" = 0 ] || t_skip "a Slurm test cluster needs root"
     local cmd
     # The daemons live in sbin, which a user's PATH may lack.
@@ -102,6 +104,7 @@ EOF
 }
 
 s_start_cluster() {
+    S_STARTED_AT=$(date +%s)
     s_need
     trap 's_stop_cluster; t_cleanup' EXIT
     mkdir -p "$S_DIR/state" "$S_DIR/spool" || exit 99

@@ -9,11 +9,8 @@
 . "$top_srcdir/tests/integration/lib.sh"
 t_init
 . "$top_srcdir/tests/integration/slurm_lib.sh"
-[ -e "$top_builddir/callbacks/.libs/process.so" ] ||
-    t_skip "the process callback is not built"
 [ -e "$top_builddir/engines/.libs/redis.so" ] ||
     t_skip "the redis engine is not built"
-started_at=$(date +%s)
 t_start_redis
 s_start_cluster
 
@@ -34,7 +31,7 @@ t_wait_until 60 all_three_started ||
 s_stall 2 1 30
 s_run scancel --batch --signal=USR1 "${S_JOB}_2" || t_fail "scancel --batch failed"
 s_wait_job "$S_JOB" 60
-t_ok "the array ended, $(($(date +%s) - started_at))s after the test started"
+t_ok "the array ended, $(($(date +%s) - S_STARTED_AT))s after the cluster started"
 
 s_check_each_once params
 s_check_released 2
