@@ -173,7 +173,7 @@ void delay_park(struct redis_engine *r, struct rtask *t, double seconds)
     argv[SCRIPT_HEAD_ARGS] = ms_text;
     argv[SCRIPT_HEAD_ARGS + 1] = t->id;
     len = redisFormatCommandArgv(&buf, SCRIPT_HEAD_ARGS + 2, argv, NULL);
-    writer_push(r, buf, len, WRITE_DELAY);
+    writer_push_about(r, buf, len, WRITE_DELAY, t->id);
     /* Held and refreshed here until some minion takes it once due. */
     t->foreign = 0;
     free(t->param);
@@ -182,31 +182,9 @@ void delay_park(struct redis_engine *r, struct rtask *t, double seconds)
     arm(r, ms);
 }
 
-/* The last argument of a formatted command: the id the delay script was
- * given (ids hold no CR or LF). Returns 0, or -1. */
-static int command_last_arg(const char *buf, size_t len, char *out,
-                            size_t outlen)
-{
-    size_t end, start;
-
-    if (len < 4 || buf[len - 2] != '\r' || buf[len - 1] != '\n') {
-        return -1;
-    }
-    end = len - 2;
-    for (start = end; start > 0 && buf[start - 1] != '\n'; start--) {
-    }
-    if (start == 0 || end - start >= outlen) {
-        return -1;
-    }
-    memcpy(out, buf + start, end - start);
-    out[end - start] = '\0';
-    return 0;
-}
-
-void delay_replied(struct redis_engine *r, const char *cmd, size_t len,
+void delay_replied(struct redis_engine *r, const char *id,
                    const redisReply *reply)
 {
-    char id[RID_MAX];
     struct rtask *t;
     int failed = reply->type == REDIS_REPLY_ERROR;
 
@@ -214,8 +192,7 @@ void delay_replied(struct redis_engine *r, const char *cmd, size_t len,
         !(reply->type == REDIS_REPLY_INTEGER && reply->integer < 0)) {
         return; /* parked: some minion takes it once due */
     }
-    if (command_last_arg(cmd, len, id, sizeof(id)) < 0 ||
-        !(t = rlist_find(&r->waiting, id))) {
+    if (!id || !(t = rlist_find(&r->waiting, id))) {
         return;
     }
     rlist_remove(&r->waiting, t);

@@ -75,6 +75,7 @@ struct write_cmd {
     size_t len;
     unsigned char kind; /* enum write_kind */
     unsigned char done; /* its reply came */
+    char *about;        /* the entry its reply is about (WRITE_DELAY); NULL */
 };
 
 struct write_batch;
@@ -256,7 +257,7 @@ void delay_park(struct redis_engine *r, struct rtask *t, double seconds);
 void delay_adopt(struct redis_engine *r, const struct take_row *row);
 /* The delay script's reply for the formatted command @cmd: a failure takes
  * the param back at once, an entry held elsewhere is forgotten. */
-void delay_replied(struct redis_engine *r, const char *cmd, size_t len,
+void delay_replied(struct redis_engine *r, const char *id,
                    const redisReply *reply);
 /* Free slots came: take due entries if a poll waited for them. */
 void delay_kick(struct redis_engine *r);
@@ -298,6 +299,10 @@ void writer_dead(struct redis_engine *r, const char *id, const char *param,
 /* Queue an already formatted command. Takes: buf (even on failure). */
 void writer_push(struct redis_engine *r, char *buf, int len,
                  enum write_kind kind);
+/* writer_push, for a command whose reply handler must know which entry it
+ * was about. Borrows: id (copied). */
+void writer_push_about(struct redis_engine *r, char *buf, int len,
+                       enum write_kind kind, const char *id);
 void writer_flush(struct redis_engine *r);
 int writer_idle(const struct redis_engine *r);
 

@@ -67,14 +67,22 @@ static void poke(struct redis_engine *r)
     evtimer_add(r->w.flush_ev, &wait);
 }
 
-void writer_push(struct redis_engine *r, char *buf, int len,
-                 enum write_kind kind)
+static void cmd_free(struct write_cmd *c)
+{
+    redisFreeCommand(c->buf);
+    free(c->about);
+}
+
+void writer_push_about(struct redis_engine *r, char *buf, int len,
+                       enum write_kind kind, const char *id)
 {
     struct writer *w = &r->w;
+    char *about = id ? strdup(id) : NULL;
 
-    if (len < 0 || !buf ||
+    if (len < 0 || !buf || (id && !about) ||
         grow(&w->q, &w->capq, w->nq + 1, sizeof(*w->q), 16) < 0) {
         redisFreeCommand(buf);
+        free(about);
         minion_log(r->inst, MINION_LOG_ERROR,
                    "out of memory queueing a write to Redis");
         return;
@@ -83,8 +91,15 @@ void writer_push(struct redis_engine *r, char *buf, int len,
     w->q[w->nq].len = (size_t)len;
     w->q[w->nq].kind = (unsigned char)kind;
     w->q[w->nq].done = 0;
+    w->q[w->nq].about = about;
     w->nq++;
     poke(r);
+}
+
+void writer_push(struct redis_engine *r, char *buf, int len,
+                 enum write_kind kind)
+{
+    writer_push_about(r, buf, len, kind, NULL);
 }
 
 static int add_id(struct redis_engine *r, char **ids, size_t *n, size_t *cap,
@@ -281,13 +296,13 @@ static void batch_end(struct redis_engine *r, struct write_batch *b)
             if (!b->cmds[i].done) {
                 w->q[k++] = b->cmds[i];
             } else {
-                redisFreeCommand(b->cmds[i].buf);
+                cmd_free(&b->cmds[i]);
             }
         }
         w->nq += again;
     } else {
         for (size_t i = 0; i < b->n; i++) {
-            redisFreeCommand(b->cmds[i].buf);
+            cmd_free(&b->cmds[i]);
         }
     }
     free(b);
@@ -312,7 +327,7 @@ static void on_reply(redisAsyncContext *ac, void *rep, void *priv)
     if (rconn_reply_usable(ac, reply)) {
         c->done = 1;
         if (c->kind == WRITE_DELAY && !r->dying) {
-            delay_replied(r, c->buf, c->len, reply);
+            delay_replied(r, c->about, reply);
         } else if (reply->type == REDIS_REPLY_ERROR) {
             log_error_reply(r, c, reply);
         } else if (c->kind == WRITE_RETRY && !r->dying) {
@@ -389,7 +404,7 @@ void writer_fini(struct redis_engine *r)
     /* Batches still here lost their connection: rconn_free() already ran
      * their callbacks, so only the queue is left. */
     for (size_t i = 0; i < w->nq; i++) {
-        redisFreeCommand(w->q[i].buf);
+        cmd_free(&w->q[i]);
     }
     free(w->q);
     free(w->acks);
