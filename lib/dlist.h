@@ -49,6 +49,24 @@
         (q).n++;                                                               \
     } while (0)
 
+/* Put @node in @q right after @after, which is in @q; NULL: first. */
+#define DQUEUE_INSERT_AFTER(q, after, node)                                    \
+    do {                                                                       \
+        (node)->prev = (after);                                                \
+        (node)->next = (after) != NULL ? (after)->next : (q).head;             \
+        if ((node)->next != NULL) {                                            \
+            (node)->next->prev = (node);                                       \
+        } else {                                                               \
+            (q).tail = (node);                                                 \
+        }                                                                      \
+        if ((after) != NULL) {                                                 \
+            (after)->next = (node);                                            \
+        } else {                                                               \
+            (q).head = (node);                                                 \
+        }                                                                      \
+        (q).n++;                                                               \
+    } while (0)
+
 /* Take @node, which is in @q, out of it; its own links are cleared. */
 #define DQUEUE_REMOVE(q, node)                                                 \
     do {                                                                       \

@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "dlist.h"
 #include "engine.h"
 #include "timeval.h"
 
@@ -57,25 +58,7 @@ void delay_add(struct pulsar_engine *e, struct ptask *t, double seconds)
     for (after = e->delayed.tail; after && after->due > t->due;
          after = after->prev) {
     }
-    if (!after) {
-        t->prev = NULL;
-        t->next = e->delayed.head;
-        if (e->delayed.head) {
-            e->delayed.head->prev = t;
-        } else {
-            e->delayed.tail = t;
-        }
-        e->delayed.head = t;
-        e->delayed.n++;
-    } else if (after == e->delayed.tail) {
-        plist_append(&e->delayed, t);
-    } else {
-        t->prev = after;
-        t->next = after->next;
-        after->next->prev = t;
-        after->next = t;
-        e->delayed.n++;
-    }
+    DQUEUE_INSERT_AFTER(e->delayed, after, t);
     arm(e);
 }
 

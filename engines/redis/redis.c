@@ -73,15 +73,7 @@ void rlist_remove(struct rlist *l, struct rtask *t)
 
 void rlist_prepend(struct rlist *l, struct rtask *t)
 {
-    t->prev = NULL;
-    t->next = l->head;
-    if (l->head) {
-        l->head->prev = t;
-    } else {
-        l->tail = t;
-    }
-    l->head = t;
-    l->n++;
+    DQUEUE_INSERT_AFTER(*l, (struct rtask *)NULL, t);
 }
 
 struct rtask *rlist_find(const struct rlist *l, const char *id)
