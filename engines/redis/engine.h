@@ -145,6 +145,10 @@ struct redis_engine {
     int group_backoff_ms;
     int drain_busy;
     long long drain_pending; /* XPENDING total of the drain check */
+    int drain_poll;          /* an empty read: the next waits (drain_ev) */
+    int ran_one;             /* a task has run here */
+    int read_at_once;        /* the read out has no BLOCK */
+    struct event *drain_ev;
     char hist_cursor[RID_MAX + 1];
     struct event *group_ev;
     /* A dry run reads without the group, from here on (exclusive). */
@@ -199,6 +203,11 @@ struct redis_engine {
     int dying; /* destroy() runs: callbacks only clean up */
     struct event *stop_ev;
 };
+
+/* With MINION_EXIT_WHEN_EMPTY an empty read is what ends the minion: the
+ * longest BLOCK of a dry run's read, and the pace at which a minion
+ * polls a group whose entries others still hold (reader.c). */
+#define BLOCK_DRAIN_MS 250
 
 /* redis.c: the lists of what this minion holds. */
 void rlist_append(struct rlist *l, struct rtask *t);

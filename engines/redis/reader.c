@@ -4,8 +4,9 @@
  * the command connection; then new entries with a blocking XREADGROUP `>`
  * on the read connection, COUNT = the credit, a finite BLOCK so the
  * connection can always be closed and the watchdog can tell a dead server
- * from an empty stream. Also: recreating a deleted group, the drain check
- * of MINION_EXIT_WHEN_EMPTY, and the read of a dry run, which is no
+ * from an empty stream (with MINION_EXIT_WHEN_EMPTY, reads that answer at
+ * once, polled: see drain_poll_wait). Also: recreating a deleted group, the
+ * drain check of MINION_EXIT_WHEN_EMPTY, and the read of a dry run, which is no
  * consumer at all: a plain XREAD from the group's last delivered id on, so
  * that no delivery is counted, nothing is parked in a pending list and the
  * entries stay for real minions. */
@@ -253,10 +254,15 @@ static void backoff(struct redis_engine *r, int recreate)
 /* ------------------------------------------------------------------------ */
 /* Drain check                                                               */
 
+static int holds_nothing(const struct redis_engine *r)
+{
+    return r->running.n == 0 && r->ready.n == 0 && !r->claim_busy &&
+           !r->hist_busy && r->live;
+}
+
 static int locally_idle(const struct redis_engine *r)
 {
-    return r->running.n == 0 && r->ready.n == 0 && writer_idle(r) &&
-           !r->claim_busy && !r->hist_busy && r->live;
+    return holds_nothing(r) && writer_idle(r);
 }
 
 static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
@@ -322,22 +328,57 @@ static void on_drain_pending(redisAsyncContext *ac, void *rep, void *priv)
 }
 
 /* An empty read: nothing undelivered right now. Done when nothing is
- * pending anywhere in the group either, and nothing is left here. */
+ * pending anywhere in the group either, and nothing is left here. The
+ * last acks may still wait in the writer: they go now, ahead of the
+ * XPENDING on the same connection, so that Redis counts them as acked
+ * (the answer is judged once their replies are in). */
 static void drain_check(struct redis_engine *r)
 {
     const char *pend[] = {"XPENDING", r->keys.stream, r->group};
     const char *groups[] = {"XINFO", "GROUPS", r->keys.stream};
 
     if (!r->ctx->exit_when_empty || r->drained || r->drain_busy ||
-        !locally_idle(r) || !rconn_is_ready(r->writer_conn)) {
+        !holds_nothing(r) || !rconn_is_ready(r->writer_conn)) {
         return;
     }
+    writer_flush(r);
     if (rconn_send(r->writer_conn, on_drain_pending, r, 3, pend, NULL) < 0) {
         return;
     }
     r->drain_pending = -1;
     if (rconn_send(r->writer_conn, on_drain_groups, r, 3, groups, NULL) == 0) {
         r->drain_busy = 1;
+    }
+}
+
+/* With MINION_EXIT_WHEN_EMPTY, reads stop blocking once a task has run
+ * here: a blocked read would hold the exit for its whole BLOCK after the
+ * last task. (Until then they block, so that a minion started next to its
+ * producer waits a little for the first params.) After an empty read that
+ * did not block, the next one waits for a task to end (it may be the
+ * last) or for BLOCK_DRAIN_MS, the pace at which a minion with nothing
+ * left polls a group whose other minions still hold entries. */
+static void on_drain_poll(evutil_socket_t fd, short what, void *arg)
+{
+    struct redis_engine *r = arg;
+
+    r->drain_poll = 0;
+    engine_pump(r);
+}
+
+static void drain_poll_wait(struct redis_engine *r)
+{
+    struct timeval tv = timeval_of_ms(BLOCK_DRAIN_MS);
+
+    r->drain_poll = 1;
+    evtimer_add(r->drain_ev, &tv);
+}
+
+static void drain_poll_end(struct redis_engine *r)
+{
+    if (r->drain_poll) {
+        r->drain_poll = 0;
+        evtimer_del(r->drain_ev);
     }
 }
 
@@ -402,7 +443,10 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
     }
     r->group_backoff_ms = 0;
     offer_entries(r, entries, "XREADGROUP");
-    if (!entries) {
+    if (!entries && r->ctx->exit_when_empty) {
+        if (r->read_at_once) {
+            drain_poll_wait(r);
+        }
         drain_check(r);
     }
     engine_pump(r);
@@ -476,6 +520,8 @@ static void dry_kick(struct redis_engine *r)
 
 void reader_task_done(struct redis_engine *r, double seconds)
 {
+    r->ran_one = 1;
+    drain_poll_end(r);
     if (seconds < 1e-6) {
         seconds = 1e-6;
     }
@@ -520,9 +566,13 @@ static unsigned read_room(const struct redis_engine *r)
 void reader_kick(struct redis_engine *r)
 {
     char count[16], block[16];
-    const char *argv[] = {"XREADGROUP", "GROUP",        r->group, r->me,
-                          "COUNT",      count,          "BLOCK",  block,
-                          "STREAMS",    r->keys.stream, ">"};
+    const char *blocking[] = {"XREADGROUP", "GROUP",        r->group, r->me,
+                              "COUNT",      count,          "BLOCK",  block,
+                              "STREAMS",    r->keys.stream, ">"};
+    const char *no_block[] = {"XREADGROUP", "GROUP",        r->group,
+                              r->me,        "COUNT",        count,
+                              "STREAMS",    r->keys.stream, ">"};
+    int at_once = r->ctx->exit_when_empty && r->ran_one;
     unsigned room;
 
     if (r->paused || r->drained || r->dying) {
@@ -541,14 +591,16 @@ void reader_kick(struct redis_engine *r)
         }
         return;
     }
-    if (r->reading || r->group_wait || !rconn_is_ready(r->reader_conn) ||
-        (room = read_room(r)) == 0) {
+    if (r->reading || r->group_wait || r->drain_poll ||
+        !rconn_is_ready(r->reader_conn) || (room = read_room(r)) == 0) {
         return;
     }
     snprintf(count, sizeof(count), "%u", room);
     snprintf(block, sizeof(block), "%u", r->block_ms);
-    if (rconn_send(r->reader_conn, on_read, r, 11, argv, NULL) == 0) {
+    if (rconn_send(r->reader_conn, on_read, r, at_once ? 9 : 11,
+                   at_once ? no_block : blocking, NULL) == 0) {
         r->reading = 1;
+        r->read_at_once = at_once;
     }
 }
 
@@ -568,6 +620,7 @@ void reader_stop(struct redis_engine *r)
         evtimer_del(r->group_ev);
     }
     r->group_wait = 0;
+    drain_poll_end(r);
     /* A blocked read would hold a graceful close for up to BLOCK: drop it.
      * Entries Redis handed out meanwhile stay pending for a claim. */
     if (r->reader_conn) {
@@ -582,8 +635,9 @@ int reader_init(struct redis_engine *r)
                        ? AHEAD_PER_SLOT * r->ctx->concurrency
                        : AHEAD_MIN;
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
+    r->drain_ev = evtimer_new(r->base, on_drain_poll, r);
     reader_resync(r);
-    return r->group_ev ? 0 : -ENOMEM;
+    return r->group_ev && r->drain_ev ? 0 : -ENOMEM;
 }
 
 void reader_fini(struct redis_engine *r)
@@ -591,5 +645,9 @@ void reader_fini(struct redis_engine *r)
     if (r->group_ev) {
         event_free(r->group_ev);
         r->group_ev = NULL;
+    }
+    if (r->drain_ev) {
+        event_free(r->drain_ev);
+        r->drain_ev = NULL;
     }
 }

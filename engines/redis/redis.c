@@ -23,8 +23,6 @@
 #define CMD_TIMEOUT_S 15.0
 /* Longest BLOCK of a read: an idle minion wakes up this often. */
 #define BLOCK_MAX_MS 2000
-/* With MINION_EXIT_WHEN_EMPTY an empty read is what ends the minion. */
-#define BLOCK_DRAIN_MS 250
 /* stop(): the last acks get this long to be confirmed. */
 #define STOP_TIMEOUT_S 5
 
