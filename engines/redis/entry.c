@@ -311,6 +311,9 @@ int format_result(const char *stream, long long maxlen,
                                      f->output ? f->output_len : 0};
     argv[argc++] = RESP_TEXT(STREAMS_FIELD_ERROR);
     argv[argc++] = RESP_STR(f->error ? f->error : "");
+    if (!f->has_usage) {
+        return resp_format(argv, argc, out); /* no process: no resources */
+    }
     argv[argc++] = RESP_TEXT(STREAMS_FIELD_SIGNAL);
     argv[argc++] = RESP_STR(sig);
     argv[argc++] = RESP_TEXT(STREAMS_FIELD_MAXRSS_KB);

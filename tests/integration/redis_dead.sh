@@ -64,3 +64,27 @@ dead "$vanish 2 - entry_was_deleted_or_trimmed_while_pending"
 [ "$(wc -l <dead.txt)" -eq 4 ] || t_fail "dead letters: $(cat dead.txt)"
 [ "$(r_pending)" = 0 ] || t_fail "still pending: $(r_pending)"
 t_ok "failed, undecodable, crash-looping and deleted params were dead-lettered"
+
+# The task process's resources: in the result of each run of a process,
+# left out (a report says null) of the dead results of entries that never
+# ran here.
+r_results task signal maxrss_kb user_s sys_s >usage.txt
+grep -Eq "^$good - [0-9]+ [0-9.]+ [0-9.]+\$" usage.txt ||
+    t_fail "resources of a run: $(grep "^$good" usage.txt)"
+grep -Eq "^$bad - [0-9]+ [0-9.]+ [0-9.]+\$" usage.txt ||
+    t_fail "resources of a failed run: $(grep "^$bad" usage.txt)"
+# Per result of the two: does it have any of the four fields at all?
+fields=$(rcli EVAL "local o = {}
+    for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+        local m = {}
+        for i = 1, #e[2], 2 do m[e[2][i]] = e[2][i + 1] end
+        if m.task == ARGV[1] or m.task == ARGV[2] then
+            o[#o + 1] = tostring(m.signal ~= nil or m.maxrss_kb ~= nil or
+                m.user_s ~= nil or m.sys_s ~= nil)
+        end
+    end
+    return o" 1 "$R_STREAM:results" "$ghostly" "$vanish" | sort | uniq -c |
+    awk '{ print $1, $2 }')
+[ "$fields" = "2 false" ] ||
+    t_fail "resource fields in results that never ran: $fields"
+t_ok "results carry the process's resources, and none for runs without one"
