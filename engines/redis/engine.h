@@ -109,6 +109,14 @@ struct writer {
     unsigned long long result_errors;
 };
 
+/* reader.c: an XREADGROUP on its way: the COUNT it asked for, and
+ * whether it was sent without BLOCK. */
+#define READS_OUT_MAX 2
+struct read_out {
+    unsigned count;
+    int at_once;
+};
+
 struct redis_engine {
     struct minion_instance *inst;
     struct event_base *base;
@@ -133,8 +141,11 @@ struct redis_engine {
     int pumping;
 
     /* reader.c */
-    int live;                /* own pending entries are done: read `>` */
-    int reading;             /* an XREADGROUP is out */
+    int live;      /* own pending entries are done: read `>` */
+    int reading;   /* XREADGROUPs out (a dry run: its XREAD) */
+    int read_full; /* the last read got all it asked for */
+    /* The reads out, oldest first. */
+    struct read_out reads[READS_OUT_MAX];
     int hist_busy;           /* a history command is out */
     unsigned hist_epoch;     /* bumped by each resync */
     unsigned hist_req_epoch; /* the epoch the history page out was asked in */
@@ -147,7 +158,6 @@ struct redis_engine {
     long long drain_pending; /* XPENDING total of the drain check */
     int drain_poll;          /* an empty read: the next waits (drain_ev) */
     int ran_one;             /* a task has run here */
-    int read_at_once;        /* the read out has no BLOCK */
     struct event *drain_ev;
     char hist_cursor[RID_MAX + 1];
     struct event *group_ev;
