@@ -23,6 +23,11 @@
 #include "engine.h"
 #include "timeval.h"
 
+/* What a claim tick may take beyond the free slots: max(CLAIM_PER_SLOT ×
+ * concurrency, CLAIM_MIN), a batch for every slot and no hoard of slow
+ * tasks (the read-ahead's bound is made for microsecond ones). */
+#define CLAIM_PER_SLOT 2
+#define CLAIM_MIN 16
 /* Ids per refresh script call: bounds the Lua stack and the command. */
 #define REFRESH_CHUNK 256
 /* A consumer is removed once its heartbeat is this many claim idle times
@@ -118,12 +123,14 @@ static void on_claim_tick(evutil_socket_t fd, short what, void *arg)
     struct redis_engine *r = arg;
 
     /* A busy minion's slots are refilled from its read-ahead, so it would
-     * never have room to claim: each tick may claim as much as it may read
-     * ahead anyway (claimed entries run before what was read ahead).
-     * Otherwise, on a busy fleet, a crashed or stopped minion's entries
-     * would wait for the end of the backlog, and hold back trimming as
-     * long. */
-    r->claim_budget = r->ahead_max;
+     * never have room to claim: each tick may claim a batch for its slots
+     * beyond what they need now (claimed entries run before what was read
+     * ahead). Otherwise, on a busy fleet, a crashed or stopped minion's
+     * entries would wait for the end of the backlog, and hold back
+     * trimming as long. */
+    r->claim_budget = CLAIM_PER_SLOT * r->ctx->concurrency > CLAIM_MIN
+                          ? CLAIM_PER_SLOT * r->ctx->concurrency
+                          : CLAIM_MIN;
     claims_run(r);
 }
 

@@ -109,12 +109,13 @@ struct writer {
     unsigned long long result_errors;
 };
 
-/* reader.c: an XREADGROUP on its way: the COUNT it asked for, and
- * whether it was sent without BLOCK. */
+/* reader.c: an XREADGROUP on its way: the COUNT it asked for, whether it
+ * was sent without BLOCK, and when (minion_now()). */
 #define READS_OUT_MAX 2
 struct read_out {
     unsigned count;
     int at_once;
+    double sent;
 };
 
 struct redis_engine {
@@ -164,11 +165,12 @@ struct redis_engine {
     /* A dry run reads without the group, from here on (exclusive). */
     char dry_cursor[RID_MAX];
     /* Read-ahead (reader.c): at most this many fetched beyond the credit;
-     * the mean time a task held a slot lately (seconds; 0: none yet). */
+     * the mean time a task held a slot lately, and a full read took
+     * (seconds; 0: none yet). */
     unsigned ahead_max;
+    double slot_s, read_s;
     unsigned claim_budget; /* claims.c: what this claim tick may still take
                               beyond the free slots */
-    double slot_s;
 
     /* release.c, delay.c: <stream>:released:<group> (hash: entry id ->
      * runs released unfinished) and <stream>:delayed:<group> (sorted set:

@@ -383,6 +383,100 @@ static void drain_poll_end(struct redis_engine *r)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Read-ahead                                                                */
+
+/* Entries read ahead are meant to start within a window (seconds) at the
+ * recent pace: twice the time a read takes to come back, so the next one
+ * is answered before the slots run dry, within these bounds. The floor
+ * is what a read takes on a loaded Redis next door; the ceiling keeps a
+ * minion behind a slow link from holding params that another would have
+ * started much sooner. */
+#define AHEAD_WINDOW_MIN_S 0.005
+#define AHEAD_WINDOW_MAX_S 0.05
+/* The bound: max(AHEAD_PER_SLOT × concurrency, AHEAD_MIN). When every
+ * slot frees at once (a batch of short tasks) each finds its next param
+ * here, and the read for the batch after is already on its way; and
+ * microsecond tasks need reads of hundreds of entries, or Redis spends
+ * its time on reads rather than entries. */
+#define AHEAD_PER_SLOT 2
+#define AHEAD_MIN 512
+/* Weight of the latest sample in the mean time a slot is held, and in
+ * the mean time a read takes. */
+#define SLOT_EWMA_WEIGHT 0.125
+
+void reader_task_done(struct redis_engine *r, double seconds)
+{
+    r->ran_one = 1;
+    drain_poll_end(r);
+    if (seconds < 1e-6) {
+        seconds = 1e-6;
+    }
+    r->slot_s = r->slot_s > 0
+                    ? r->slot_s + (seconds - r->slot_s) * SLOT_EWMA_WEIGHT
+                    : seconds;
+}
+
+/* A read that came back full took @seconds: it did not wait for entries,
+ * so that is the round trip (Redis's work on it included). */
+static void read_took(struct redis_engine *r, double seconds)
+{
+    r->read_s = r->read_s > 0
+                    ? r->read_s + (seconds - r->read_s) * SLOT_EWMA_WEIGHT
+                    : seconds;
+}
+
+/* How many params to hold beyond the free slots: as many as the slots
+ * free within the window at the recent pace (concurrency slots, each
+ * freeing every slot_s), at most ahead_max. None before the pace is
+ * known, none when tasks are long: a slow task's next param stays in the
+ * stream for whichever minion frees a slot first. */
+static unsigned ahead_target(const struct redis_engine *r)
+{
+    double window = 2 * r->read_s, n;
+
+    if (r->slot_s <= 0) {
+        return 0;
+    }
+    if (window < AHEAD_WINDOW_MIN_S) {
+        window = AHEAD_WINDOW_MIN_S;
+    } else if (window > AHEAD_WINDOW_MAX_S) {
+        window = AHEAD_WINDOW_MAX_S;
+    }
+    n = (double)r->ctx->concurrency * window / r->slot_s;
+    return n >= (double)r->ahead_max ? r->ahead_max : (unsigned)n;
+}
+
+/* How many entries the next read may fetch, 0: do not read now. A slot
+ * with no param waiting always reads; the read-ahead alone tops up only
+ * once half of it is used, so that reads stay batches, not one entry each
+ * time a slot frees.
+ *
+ * A second read may go out behind the first (on the same connection, so
+ * they are answered in order) when the last read came back full, so the
+ * stream has more, and half the read-ahead has been used since: fast
+ * tasks would otherwise wait for each read's round trip, and Redis for
+ * the minion to take in each answer. (Behind a read that blocks after
+ * all, the second is answered once the first is.) */
+static unsigned read_room(const struct redis_engine *r)
+{
+    unsigned ahead = ahead_target(r);
+    size_t want = (size_t)r->credit + ahead;
+    size_t have = r->ready.n + (r->reading ? r->reads[0].count : 0);
+
+    if (r->reading >= READS_OUT_MAX || (r->reading && !r->read_full)) {
+        return 0;
+    }
+    if (want <= have) {
+        return 0;
+    }
+    if (r->reading ? want - have < ahead / 2 + 1
+                   : r->credit == 0 && r->ready.n > ahead / 2) {
+        return 0;
+    }
+    return (unsigned)(want - have);
+}
+
+/* ------------------------------------------------------------------------ */
 /* New entries                                                               */
 
 /* Hand the entries of one read (@cmd: XREADGROUP, or XREAD in a dry run,
@@ -450,6 +544,9 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
     }
     r->group_backoff_ms = 0;
     r->read_full = entries && entries->elements >= out.count;
+    if (r->read_full) {
+        read_took(r, minion_now() - out.sent);
+    }
     offer_entries(r, entries, "XREADGROUP");
     if (!entries && r->ctx->exit_when_empty) {
         if (out.at_once) {
@@ -511,80 +608,7 @@ static void dry_kick(struct redis_engine *r)
 }
 
 /* ------------------------------------------------------------------------ */
-
-/* Read-ahead                                                                */
-
-/* Entries read ahead are meant to start within this (seconds) at the
- * recent pace: long enough to hide a read's round trip, short enough
- * that no other minion would have started them much sooner. */
-#define AHEAD_WINDOW_S 0.05
-/* The bound: max(AHEAD_PER_SLOT × concurrency, AHEAD_MIN). When every
- * slot frees at once (a batch of short tasks) each finds its next param
- * here, and the read for the batch after is already on its way. */
-#define AHEAD_PER_SLOT 2
-#define AHEAD_MIN 16
-/* Weight of the latest task in the mean time a slot is held. */
-#define SLOT_EWMA_WEIGHT 0.125
-
-void reader_task_done(struct redis_engine *r, double seconds)
-{
-    r->ran_one = 1;
-    drain_poll_end(r);
-    if (seconds < 1e-6) {
-        seconds = 1e-6;
-    }
-    r->slot_s = r->slot_s > 0
-                    ? r->slot_s + (seconds - r->slot_s) * SLOT_EWMA_WEIGHT
-                    : seconds;
-}
-
-/* How many params to hold beyond the free slots: as many as the slots
- * free within AHEAD_WINDOW_S at the recent pace (concurrency slots, each
- * freeing every slot_s), at most ahead_max. None before the pace is
- * known, none when tasks are long: a slow task's next param stays in the
- * stream for whichever minion frees a slot first. */
-static unsigned ahead_target(const struct redis_engine *r)
-{
-    double n;
-
-    if (r->slot_s <= 0) {
-        return 0;
-    }
-    n = (double)r->ctx->concurrency * AHEAD_WINDOW_S / r->slot_s;
-    return n >= (double)r->ahead_max ? r->ahead_max : (unsigned)n;
-}
-
-/* How many entries the next read may fetch, 0: do not read now. A slot
- * with no param waiting always reads; the read-ahead alone tops up only
- * once half of it is used, so that reads stay batches, not one entry each
- * time a slot frees.
- *
- * A second read may go out behind the first (on the same connection, so
- * they are answered in order) when the last read came back full, so the
- * stream has more, and half the read-ahead has been used since: fast
- * tasks would otherwise wait for each read's round trip, and Redis for
- * the minion to take in each answer. (Behind a read that blocks after
- * all, the second is answered once the first is.) */
-static unsigned read_room(const struct redis_engine *r)
-{
-    unsigned ahead = ahead_target(r);
-    size_t want = (size_t)r->credit + ahead;
-    size_t have = r->ready.n + (r->reading ? r->reads[0].count : 0);
-
-    if (r->reading >= READS_OUT_MAX || (r->reading && !r->read_full)) {
-        return 0;
-    }
-    if (want <= have) {
-        return 0;
-    }
-    if (r->reading ? want - have < ahead / 2 + 1
-                   : r->credit == 0 && r->ready.n > ahead / 2) {
-        return 0;
-    }
-    return (unsigned)(want - have);
-}
-
-/* ------------------------------------------------------------------------ */
+/* Reading                                                                   */
 
 void reader_kick(struct redis_engine *r)
 {
@@ -624,6 +648,7 @@ void reader_kick(struct redis_engine *r)
                    at_once ? no_block : blocking, NULL) == 0) {
         r->reads[r->reading].count = room;
         r->reads[r->reading].at_once = at_once;
+        r->reads[r->reading].sent = minion_now();
         r->reading++;
     }
 }

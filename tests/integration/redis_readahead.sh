@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
 # Read-ahead (engines/redis/README.md): a minion fetches params beyond its
-# free slots only as many as can start within about 50 ms at its recent
-# pace. 1. Slow tasks: two -j1 minions on a queue of 0.4 s tasks; the
-# first never holds more than its running task, so the second, started
-# later, gets its share at once and the queue takes about half the time.
-# 2. Short tasks: a minion holding read-ahead params (more pending than
-# its slots) is killed with -9; a live minion claims them after the claim
-# idle time and every param runs.
+# free slots only as many as can start within a few milliseconds at its
+# recent pace. 1. Slow tasks: two -j1 minions on a queue of 0.4 s tasks;
+# the first never holds more than its running task, so the second,
+# started later, gets its share at once and the queue takes about half
+# the time. 2. Short tasks: a minion holding read-ahead params (more
+# pending than its slots) is killed with -9; a live minion claims them
+# after the claim idle time and every param runs.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/redis_lib.sh"
 t_init
@@ -41,21 +41,30 @@ t_ok "slow tasks are not read ahead: the later minion ran $n2 of 10"
 # 2. kill -9 of a minion holding read-ahead params, while another minion
 #    is busy with the backlog: that one claims them before the backlog
 #    is gone (its slots refill from its own read-ahead, yet it claims).
+#    The victim's tasks wait 2 ms on a timer (the sleeper example): a pace
+#    a loaded machine keeps, so it holds at least 16 slots + half of about
+#    16 × 5 ms / 2 ms read ahead; the survivor runs `true`, slowly enough
+#    that the backlog outlasts the claim idle time.
 R_STREAM=short
-N=6000
-r_submit $N
-r_minion victim REDIS_STREAM=short REDIS_CLAIM_IDLE_MS=1000 -- -j2 -- true
+N=10000
+SLEEPER="$top_builddir/plugins/examples/.libs/sleeper.so"
+[ -f "$SLEEPER" ] || t_fail "sleeper.so not built: $SLEEPER"
+awk -v n=$N 'BEGIN {
+    for (i = 1; i <= n; i++)
+        printf "*5\r\n$4\r\nXADD\r\n$5\r\nshort\r\n$1\r\n*\r\n$5\r\nparam\r\n$1\r\n2\r\n"
+}' | rcli --pipe >/dev/null || t_fail "redis-cli --pipe failed"
+r_minion victim REDIS_STREAM=short REDIS_CLAIM_IDLE_MS=1000 -- -j16 -c "$SLEEPER"
 victim=$R_PID
 r_minion survivor REDIS_STREAM=short REDIS_CLAIM_IDLE_MS=1000 MINION_EXIT_WHEN_EMPTY=1 -- -j2 -- true
 survivor=$R_PID
-# Far more pending than its 2 slots: read ahead.
-t_wait_until 20 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING short minions - + 100 victim | grep -c '^victim$')\" -gt 6 ]" ||
+# Far more pending than its 16 slots: read ahead.
+t_wait_until 20 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING short minions - + 1000 victim | grep -c '^victim$')\" -gt 24 ]" ||
     t_fail "the victim never read ahead: $(tail -n 3 victim.err)"
 disown "$victim"
 kill -9 "$victim"
-held=$(rcli XPENDING short minions - + 100 victim | grep -c '^victim$')
-[ "$held" -gt 6 ] || t_fail "the victim held $held entries when killed"
-t_wait_until 30 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING short minions - + 100 victim | grep -c '^victim$')\" = 0 ]" ||
+held=$(rcli XPENDING short minions - + 1000 victim | grep -c '^victim$')
+[ "$held" -gt 24 ] || t_fail "the victim held $held entries when killed"
+t_wait_until 30 sh -c "[ \"\$(redis-cli -p $REDIS_PORT XPENDING short minions - + 1000 victim | grep -c '^victim$')\" = 0 ]" ||
     t_fail "the victim's entries were never claimed"
 lag=$(rcli XINFO GROUPS short | awk 'prev == "lag" { print; exit } { prev = $0 }')
 [ "${lag:-0}" -gt 0 ] ||
