@@ -27,7 +27,7 @@ while [ "$(rcli XLEN "$R_STREAM:results")" -lt 10 ]; do
     [ "$(wc -l <held)" -lt 200 ] || t_fail "10 slow tasks did not finish: $(tail -n 3 first.err second.err)"
 done
 # Two in one sample can be the task that just ended, its ack still on its
-# way (acks wait up to 2 ms for company): holding is two samples in a row.
+# way (acks wait up to 10 ms for company): holding is two samples in a row.
 awk '($1 > 1 && p1 > 1) || ($2 > 1 && p2 > 1) { bad = 1 } { p1 = $1; p2 = $2 }
     END { exit bad }' held ||
     t_fail "a -j1 minion held more than its running task: $(sort -u held | paste -sd,)"
