@@ -109,9 +109,8 @@ struct writer {
     unsigned long long result_errors;
 };
 
-/* reader.c: an XREADGROUP on its way: the COUNT it asked for, whether it
- * was sent without BLOCK, and when (minion_now()). */
-#define READS_OUT_MAX 2
+/* reader.c: the XREADGROUP on its way: the COUNT it asked for, whether
+ * it was sent without BLOCK, and when (minion_now()). */
 struct read_out {
     unsigned count;
     int at_once;
@@ -142,11 +141,9 @@ struct redis_engine {
     int pumping;
 
     /* reader.c */
-    int live;      /* own pending entries are done: read `>` */
-    int reading;   /* XREADGROUPs out (a dry run: its XREAD) */
-    int read_full; /* the last read got all it asked for */
-    /* The reads out, oldest first. */
-    struct read_out reads[READS_OUT_MAX];
+    int live;    /* own pending entries are done: read `>` */
+    int reading; /* an XREADGROUP is out (a dry run: its XREAD) */
+    struct read_out read_out;
     int hist_busy;           /* a history command is out */
     unsigned hist_epoch;     /* bumped by each resync */
     unsigned hist_req_epoch; /* the epoch the history page out was asked in */

@@ -2,14 +2,14 @@
 /* The read path. First this consumer's own pending entries (a minion that
  * reuses its MINION_ID re-runs what it held when it died), page by page on
  * the command connection; then new entries with a blocking XREADGROUP `>`
- * on the read connection, COUNT = the credit, a finite BLOCK so the
- * connection can always be closed and the watchdog can tell a dead server
- * from an empty stream (with MINION_EXIT_WHEN_EMPTY, reads that answer at
- * once, polled: see drain_poll_wait). Also: recreating a deleted group, the
- * drain check of MINION_EXIT_WHEN_EMPTY, and the read of a dry run, which is no
- * consumer at all: a plain XREAD from the group's last delivered id on, so
- * that no delivery is counted, nothing is parked in a pending list and the
- * entries stay for real minions. */
+ * on the read connection, COUNT = the free slots and the read-ahead, a
+ * finite BLOCK so the connection can always be closed and the watchdog can
+ * tell a dead server from an empty stream (with MINION_EXIT_WHEN_EMPTY,
+ * reads that answer at once, polled: see drain_poll_wait). Also: recreating
+ * a deleted group, the drain check of MINION_EXIT_WHEN_EMPTY, and the read
+ * of a dry run, which is no consumer at all: a plain XREAD from the group's
+ * last delivered id on, so that no delivery is counted, nothing is parked
+ * in a pending list and the entries stay for real minions. */
 #include "config.h"
 
 #include <errno.h>
@@ -337,7 +337,7 @@ static void drain_check(struct redis_engine *r)
     const char *pend[] = {"XPENDING", r->keys.stream, r->group};
     const char *groups[] = {"XINFO", "GROUPS", r->keys.stream};
 
-    if (!r->ctx->exit_when_empty || r->drained || r->drain_busy || r->reading ||
+    if (!r->ctx->exit_when_empty || r->drained || r->drain_busy ||
         !holds_nothing(r) || !rconn_is_ready(r->writer_conn)) {
         return;
     }
@@ -449,31 +449,16 @@ static unsigned ahead_target(const struct redis_engine *r)
 /* How many entries the next read may fetch, 0: do not read now. A slot
  * with no param waiting always reads; the read-ahead alone tops up only
  * once half of it is used, so that reads stay batches, not one entry each
- * time a slot frees.
- *
- * A second read may go out behind the first (on the same connection, so
- * they are answered in order) when the last read came back full, so the
- * stream has more, and half the read-ahead has been used since: fast
- * tasks would otherwise wait for each read's round trip, and Redis for
- * the minion to take in each answer. (Behind a read that blocks after
- * all, the second is answered once the first is.) */
+ * time a slot frees. */
 static unsigned read_room(const struct redis_engine *r)
 {
     unsigned ahead = ahead_target(r);
     size_t want = (size_t)r->credit + ahead;
-    size_t have = r->ready.n + (r->reading ? r->reads[0].count : 0);
 
-    if (r->reading >= READS_OUT_MAX || (r->reading && !r->read_full)) {
+    if (r->credit == 0 && r->ready.n > ahead / 2) {
         return 0;
     }
-    if (want <= have) {
-        return 0;
-    }
-    if (r->reading ? want - have < ahead / 2 + 1
-                   : r->credit == 0 && r->ready.n > ahead / 2) {
-        return 0;
-    }
-    return (unsigned)(want - have);
+    return want > r->ready.n ? (unsigned)(want - r->ready.n) : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -512,17 +497,11 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
     struct redis_engine *r = priv;
     const redisReply *reply = rep;
     const redisReply *entries;
-    struct read_out out = r->reads[0];
+    struct read_out out = r->read_out;
 
-    if (r->reading > 0) {
-        r->reading--;
-        r->reads[0] = r->reads[1];
-    }
+    r->reading = 0;
     if (!rconn_reply_usable(ac, reply) || r->dying) {
         return; /* read again once the connection is back */
-    }
-    if (reply->type == REDIS_REPLY_ERROR && r->group_wait) {
-        return; /* the read before this one failed too: backing off */
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         /* The group (NOGROUP) or the whole stream (UNBLOCKED) was deleted
@@ -543,8 +522,7 @@ static void on_read(redisAsyncContext *ac, void *rep, void *priv)
         return;
     }
     r->group_backoff_ms = 0;
-    r->read_full = entries && entries->elements >= out.count;
-    if (r->read_full) {
+    if (entries && entries->elements >= out.count) {
         read_took(r, minion_now() - out.sent);
     }
     offer_entries(r, entries, "XREADGROUP");
@@ -646,10 +624,10 @@ void reader_kick(struct redis_engine *r)
     snprintf(block, sizeof(block), "%u", r->block_ms);
     if (rconn_send(r->reader_conn, on_read, r, at_once ? 9 : 11,
                    at_once ? no_block : blocking, NULL) == 0) {
-        r->reads[r->reading].count = room;
-        r->reads[r->reading].at_once = at_once;
-        r->reads[r->reading].sent = minion_now();
-        r->reading++;
+        r->read_out.count = room;
+        r->read_out.at_once = at_once;
+        r->read_out.sent = minion_now();
+        r->reading = 1;
     }
 }
 
