@@ -96,7 +96,7 @@ struct queue_fetch {
     long long dead;                       /* XLEN of the dead letters */
 };
 
-/* Acks, results, dead letters and retries, batched per loop iteration. */
+/* Acks, results, dead letters and retries, batched (writer.c). */
 struct writer {
     struct write_cmd *q; /* formatted, not sent yet */
     size_t nq, capq;

@@ -277,6 +277,7 @@ static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
         return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || pending != 0) {
+        engine_pump(r); /* not drained: read on */
         return;
     }
     /* XINFO GROUPS: one flat name/value list per group; 7.0 adds `lag`,
@@ -303,6 +304,7 @@ static void on_drain_groups(redisAsyncContext *ac, void *rep, void *priv)
         }
     }
     if (lag_known_nonzero || !locally_idle(r)) {
+        engine_pump(r);
         return;
     }
     minion_log(r->inst, MINION_LOG_INFO,
@@ -407,7 +409,12 @@ static void drain_poll_end(struct redis_engine *r)
 void reader_task_done(struct redis_engine *r, double seconds)
 {
     r->ran_one = 1;
-    drain_poll_end(r);
+    if (r->drain_poll) {
+        /* Read again on the next turn of the loop: this end may free no
+         * slot (a task held back without one), so no request() would. */
+        struct timeval now = {0, 0};
+        evtimer_add(r->drain_ev, &now);
+    }
     if (seconds < 1e-6) {
         seconds = 1e-6;
     }
@@ -417,9 +424,14 @@ void reader_task_done(struct redis_engine *r, double seconds)
 }
 
 /* A read that came back full took @seconds: it did not wait for entries,
- * so that is the round trip (Redis's work on it included). */
+ * so that is the round trip (Redis's work on it included). A blocked read
+ * woken by a burst of entries looks full too: its wait counts at most as
+ * much as makes the widest window. */
 static void read_took(struct redis_engine *r, double seconds)
 {
+    if (seconds > AHEAD_WINDOW_MAX_S / 2) {
+        seconds = AHEAD_WINDOW_MAX_S / 2;
+    }
     r->read_s = r->read_s > 0
                     ? r->read_s + (seconds - r->read_s) * SLOT_EWMA_WEIGHT
                     : seconds;
@@ -616,7 +628,10 @@ void reader_kick(struct redis_engine *r)
         }
         return;
     }
-    if (r->reading || r->group_wait || r->drain_poll ||
+    /* No read while a drain check is out: an entry it fetched could
+     * arrive after the check said drained, and stay pending in the name
+     * of a minion gone. The check reads on when it does not end us. */
+    if (r->reading || r->group_wait || r->drain_poll || r->drain_busy ||
         !rconn_is_ready(r->reader_conn) || (room = read_room(r)) == 0) {
         return;
     }

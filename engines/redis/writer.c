@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The write path: everything the engine tells Redis about finished tasks.
  * Results and dead letters are formatted at once into a queue; acks and
- * retries collect ids. Once per loop iteration (a zero-delay timer, which
- * runs after every event of the current iteration) the queue goes out as one
- * pipelined batch, with one XACK for every id acked meanwhile. A batch keeps
+ * retries collect ids. The queue goes out as one pipelined batch, with one
+ * XACK for every id acked meanwhile, at most FLUSH_WAIT_US after its first
+ * write, or on the next loop iteration once FLUSH_BATCH are queued (see
+ * poke()). A batch keeps
  * its commands until their replies came: when the connection drops, what was
  * not answered is sent again after the reconnect. */
 #include "config.h"

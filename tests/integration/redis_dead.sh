@@ -88,3 +88,18 @@ fields=$(rcli EVAL "local o = {}
 [ "$fields" = "2 false" ] ||
     t_fail "resource fields in results that never ran: $fields"
 t_ok "results carry the process's resources, and none for runs without one"
+
+# A draining minion whose last params were held back (a placeholder none
+# has filled yet: arguments or params at fault?) ends once they are let go
+# as the params' fault, about a second later, not at the next claim tick
+# (REDIS_CLAIM_IDLE_MS/2, 15 s by default): their end frees no slot, so
+# no credit asks for the read that finds the stream empty.
+R_STREAM=held
+rcli XADD held '*' param '{"a":1}' >/dev/null
+rcli XADD held '*' param '"str"' >/dev/null
+r_minion held REDIS_STREAM=held MINION_EXIT_WHEN_EMPTY=1 MINION_DECODER=json \
+    -- -j1 echo '{name}'
+r_wait_exit "$R_PID" 8
+[ "$R_RC" -eq 4 ] || t_fail "held: exit $R_RC, not 4: $(tail -n 3 held.err)"
+[ "$(rcli XLEN held:dead)" = 2 ] || t_fail "held: dead letters: $(rcli XLEN held:dead)"
+t_ok "a drain ends within seconds after params held back are let go"
