@@ -128,9 +128,7 @@ static void on_claim_tick(evutil_socket_t fd, short what, void *arg)
      * ahead). Otherwise, on a busy fleet, a crashed or stopped minion's
      * entries would wait for the end of the backlog, and hold back
      * trimming as long. */
-    r->claim_budget = CLAIM_PER_SLOT * r->ctx->concurrency > CLAIM_MIN
-                          ? CLAIM_PER_SLOT * r->ctx->concurrency
-                          : CLAIM_MIN;
+    r->claim_budget = per_slot_bound(r, CLAIM_PER_SLOT, CLAIM_MIN);
     claims_run(r);
 }
 

@@ -218,6 +218,16 @@ struct redis_engine {
  * polls a group whose entries others still hold (reader.c). */
 #define BLOCK_DRAIN_MS 250
 
+/* max(@per_slot × concurrency, @floor): how the read-ahead and a claim
+ * tick bound what they take beyond the free slots. */
+static inline unsigned per_slot_bound(const struct redis_engine *r,
+                                      unsigned per_slot, unsigned floor)
+{
+    unsigned n = per_slot * r->ctx->concurrency;
+
+    return n > floor ? n : floor;
+}
+
 /* redis.c: the lists of what this minion holds. */
 void rlist_append(struct rlist *l, struct rtask *t);
 void rlist_remove(struct rlist *l, struct rtask *t);

@@ -406,6 +406,12 @@ static void drain_poll_end(struct redis_engine *r)
  * the mean time a read takes. */
 #define SLOT_EWMA_WEIGHT 0.125
 
+/* @mean moved toward @sample; the first sample (mean 0) is the mean. */
+static double mean_with(double mean, double sample)
+{
+    return mean > 0 ? mean + (sample - mean) * SLOT_EWMA_WEIGHT : sample;
+}
+
 void reader_task_done(struct redis_engine *r, double seconds)
 {
     r->ran_one = 1;
@@ -415,26 +421,19 @@ void reader_task_done(struct redis_engine *r, double seconds)
         struct timeval now = {0, 0};
         evtimer_add(r->drain_ev, &now);
     }
-    if (seconds < 1e-6) {
-        seconds = 1e-6;
-    }
-    r->slot_s = r->slot_s > 0
-                    ? r->slot_s + (seconds - r->slot_s) * SLOT_EWMA_WEIGHT
-                    : seconds;
+    r->slot_s = mean_with(r->slot_s, seconds < 1e-6 ? 1e-6 : seconds);
 }
 
 /* A read that came back full took @seconds: it did not wait for entries,
  * so that is the round trip (Redis's work on it included). A blocked read
- * woken by a burst of entries looks full too: its wait counts at most as
- * much as makes the widest window. */
+ * woken by a burst of entries looks full too: no sample counts for more
+ * than half the widest window, which also keeps the window (twice the
+ * mean) at most AHEAD_WINDOW_MAX_S. */
 static void read_took(struct redis_engine *r, double seconds)
 {
-    if (seconds > AHEAD_WINDOW_MAX_S / 2) {
-        seconds = AHEAD_WINDOW_MAX_S / 2;
-    }
-    r->read_s = r->read_s > 0
-                    ? r->read_s + (seconds - r->read_s) * SLOT_EWMA_WEIGHT
-                    : seconds;
+    r->read_s = mean_with(r->read_s, seconds < AHEAD_WINDOW_MAX_S / 2
+                                         ? seconds
+                                         : AHEAD_WINDOW_MAX_S / 2);
 }
 
 /* How many params to hold beyond the free slots: as many as the slots
@@ -451,8 +450,6 @@ static unsigned ahead_target(const struct redis_engine *r)
     }
     if (window < AHEAD_WINDOW_MIN_S) {
         window = AHEAD_WINDOW_MIN_S;
-    } else if (window > AHEAD_WINDOW_MAX_S) {
-        window = AHEAD_WINDOW_MAX_S;
     }
     n = (double)r->ctx->concurrency * window / r->slot_s;
     return n >= (double)r->ahead_max ? r->ahead_max : (unsigned)n;
@@ -603,13 +600,8 @@ static void dry_kick(struct redis_engine *r)
 void reader_kick(struct redis_engine *r)
 {
     char count[16], block[16];
-    const char *blocking[] = {"XREADGROUP", "GROUP",        r->group, r->me,
-                              "COUNT",      count,          "BLOCK",  block,
-                              "STREAMS",    r->keys.stream, ">"};
-    const char *no_block[] = {"XREADGROUP", "GROUP",        r->group,
-                              r->me,        "COUNT",        count,
-                              "STREAMS",    r->keys.stream, ">"};
-    int at_once = r->ctx->exit_when_empty && r->ran_one;
+    const char *argv[11];
+    int argc = 0, at_once = r->ctx->exit_when_empty && r->ran_one;
     unsigned room;
 
     if (r->paused || r->drained || r->dying) {
@@ -637,8 +629,20 @@ void reader_kick(struct redis_engine *r)
     }
     snprintf(count, sizeof(count), "%u", room);
     snprintf(block, sizeof(block), "%u", r->block_ms);
-    if (rconn_send(r->reader_conn, on_read, r, at_once ? 9 : 11,
-                   at_once ? no_block : blocking, NULL) == 0) {
+    argv[argc++] = "XREADGROUP";
+    argv[argc++] = "GROUP";
+    argv[argc++] = r->group;
+    argv[argc++] = r->me;
+    argv[argc++] = "COUNT";
+    argv[argc++] = count;
+    if (!at_once) {
+        argv[argc++] = "BLOCK";
+        argv[argc++] = block;
+    }
+    argv[argc++] = "STREAMS";
+    argv[argc++] = r->keys.stream;
+    argv[argc++] = ">";
+    if (rconn_send(r->reader_conn, on_read, r, argc, argv, NULL) == 0) {
         r->read_out.count = room;
         r->read_out.at_once = at_once;
         r->read_out.sent = minion_now();
@@ -673,9 +677,7 @@ void reader_stop(struct redis_engine *r)
 
 int reader_init(struct redis_engine *r)
 {
-    r->ahead_max = AHEAD_PER_SLOT * r->ctx->concurrency > AHEAD_MIN
-                       ? AHEAD_PER_SLOT * r->ctx->concurrency
-                       : AHEAD_MIN;
+    r->ahead_max = per_slot_bound(r, AHEAD_PER_SLOT, AHEAD_MIN);
     r->group_ev = evtimer_new(r->base, on_group_timer, r);
     r->drain_ev = evtimer_new(r->base, on_drain_poll, r);
     reader_resync(r);
