@@ -313,6 +313,16 @@ static const char *resp_arg(const char *cmd, int i, size_t *len)
     }
 }
 
+/* The @i-th argument of @cmd is exactly @want. */
+static void assert_arg(const char *cmd, int i, const char *want)
+{
+    size_t len;
+    const char *arg = resp_arg(cmd, i, &len);
+
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(arg, want, len);
+}
+
 static void test_format_result(void **state)
 {
     struct result_fields f = {
@@ -350,8 +360,7 @@ static void test_format_result(void **state)
             assert_memory_equal(arg, "line\n\0", 6);
             continue;
         }
-        assert_int_equal(len, strlen(want[i]));
-        assert_memory_equal(arg, want[i], len);
+        assert_arg(cmd, i, want[i]);
     }
     /* Nothing after the last argument. */
     assert_int_equal(arg + len + 2 - cmd, n);
@@ -369,41 +378,26 @@ static void test_format_result(void **state)
     n = format_result("r", 1000, &f, &cmd);
     assert_true(n > 0);
     assert_memory_equal(cmd, "*30\r\n", 5);
-    arg = resp_arg(cmd, 2, &len);
-    assert_memory_equal(arg, "MAXLEN", len);
-    arg = resp_arg(cmd, 3, &len);
-    assert_memory_equal(arg, "~", len);
-    arg = resp_arg(cmd, 4, &len);
-    assert_int_equal(len, 4);
-    assert_memory_equal(arg, "1000", len);
-    arg = resp_arg(cmd, 17, &len);
-    assert_memory_equal(arg, "-1", len);
-    arg = resp_arg(cmd, 19, &len);
-    assert_int_equal(len, 0);
-    arg = resp_arg(cmd, 21, &len);
-    assert_memory_equal(arg, "exit status 3", len);
-    arg = resp_arg(cmd, 22, &len);
-    assert_memory_equal(arg, "signal", len);
-    arg = resp_arg(cmd, 23, &len);
-    assert_memory_equal(arg, "9", len);
-    arg = resp_arg(cmd, 25, &len);
-    assert_memory_equal(arg, "2048", len);
+    assert_arg(cmd, 2, "MAXLEN");
+    assert_arg(cmd, 3, "~");
+    assert_arg(cmd, 4, "1000");
+    assert_arg(cmd, 17, "-1");
+    assert_arg(cmd, 19, "");
+    assert_arg(cmd, 21, "exit status 3");
+    assert_arg(cmd, 22, "signal");
+    assert_arg(cmd, 23, "9");
+    assert_arg(cmd, 25, "2048");
     redisFreeCommand(cmd);
 
     /* It exited: no signal, the rest still there. */
     f.signal = 0;
     n = format_result("r", 0, &f, &cmd);
     assert_true(n > 0);
-    arg = resp_arg(cmd, 19, &len);
-    assert_memory_equal(arg, "signal", len);
-    arg = resp_arg(cmd, 20, &len);
-    assert_int_equal(len, 0);
-    arg = resp_arg(cmd, 22, &len);
-    assert_memory_equal(arg, "2048", len);
-    arg = resp_arg(cmd, 24, &len);
-    assert_memory_equal(arg, "0.250000", len);
-    arg = resp_arg(cmd, 26, &len);
-    assert_memory_equal(arg, "1.500000", len);
+    assert_arg(cmd, 19, "signal");
+    assert_arg(cmd, 20, "");
+    assert_arg(cmd, 22, "2048");
+    assert_arg(cmd, 24, "0.250000");
+    assert_arg(cmd, 26, "1.500000");
     redisFreeCommand(cmd);
 }
 
