@@ -57,9 +57,10 @@ for ((i = 0; i < 3; i++)); do
     t_iso+=("$(seconds isolated)") || exit 1
     t_warm+=("$(seconds warm)") || exit 1
 done
-med() { printf '%s\n' "$@" | median; }
-tc=$(med "${t_cli[@]}"); tf=$(med "${t_fresh[@]}"); tw=$(med "${t_warm[@]}")
-ti=$(med "${t_iso[@]}")
+tc=$(median_of "${t_cli[@]}")
+tf=$(median_of "${t_fresh[@]}")
+ti=$(median_of "${t_iso[@]}")
+tw=$(median_of "${t_warm[@]}")
 echo "xargs -P4 docker run --rm:  $(rate $N "$tc") tasks/s"
 echo "minionize -c docker -j4:    $(rate $N "$tf") tasks/s"
 echo "  with NETWORK=isolated:   $(rate $N "$ti") tasks/s"

@@ -26,13 +26,18 @@ median() {
               else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
+# median_of NUMBER...: the median of its arguments.
+median_of() {
+    printf '%s\n' "$@" | median
+}
+
 # median_seconds COMMAND...: the median of $BENCH_RUNS runs.
 median_seconds() {
     local i times=()
     for ((i = 0; i < BENCH_RUNS; i++)); do
         times+=("$(seconds "$@")") || return 1
     done
-    printf '%s\n' "${times[@]}" | median
+    median_of "${times[@]}"
 }
 
 # bench_scratch NAME: a temporary folder to work in, removed at exit with

@@ -63,8 +63,7 @@ for ((i = 0; i < 5; i++)); do
 done
 kill "$scraper" 2>/dev/null
 scraper=""
-med() { printf '%s\n' "$@" | median; }
-to=$(med "${t_off[@]}"); tn=$(med "${t_on[@]}")
+to=$(median_of "${t_off[@]}"); tn=$(median_of "${t_on[@]}")
 echo "MINION_STATS_ADDR off:        $(rate 1000000 "$to") tasks/s"
 echo "on, scraped every 100 ms:     $(rate 1000000 "$tn") tasks/s ($(cat scrapes 2>/dev/null || echo 0) scrapes answered)"
 echo "ratio on/off:                 $(ratio "$to" "$tn") (target >= 0.97)"

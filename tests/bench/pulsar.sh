@@ -56,7 +56,7 @@ for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
     stop_broker
     ceilings+=("$(echo "$line" | awk '{ print $(NF - 1) }')")
 done
-ceiling=$(printf '%s\n' "${ceilings[@]}" | median)
+ceiling=$(median_of "${ceilings[@]}")
 echo "ceiling.py (push, one connection): $ceiling msgs/s"
 
 echo "== pulsar engine: $N params, function callback (no-op), -j$J"
@@ -68,7 +68,7 @@ for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
         --set MINION_FUNCTION="$noop")") || exit 1
     stop_broker
 done
-t=$(printf '%s\n' "${times[@]}" | median)
+t=$(median_of "${times[@]}")
 pulsar_rate=$(rate "$N" "$t")
 echo "minionize -e pulsar -c function -j$J: $pulsar_rate tasks/s" \
     "($(ratio "$pulsar_rate" "$ceiling") of the ceiling; target >= 0.5;" \
@@ -86,7 +86,7 @@ if command -v redis-server >/dev/null; then
             seconds "$MINIONIZE" -q -c function -j$J --drain \
             --set MINION_FUNCTION="$noop")") || exit 1
     done
-    t=$(printf '%s\n' "${times[@]}" | median)
+    t=$(median_of "${times[@]}")
     redis_rate=$(rate "$N" "$t")
     echo "minionize -e redis -c function -j$J: $redis_rate tasks/s" \
         "(pulsar/redis: $(ratio "$pulsar_rate" "$redis_rate"))"

@@ -25,7 +25,7 @@ for j in 64 512; do
     for ((i = 0; i < BENCH_RUNS && i < 3; i++)); do
         times+=("$(drain "$j")") || exit 1
     done
-    t=$(printf '%s\n' "${times[@]}" | median)
+    t=$(median_of "${times[@]}")
     results=$(redis-cli -p "$port" XLEN minionize:results)
     echo "minionize -e redis -c function -j$j: $(rate "$N" "$t") tasks/s ($results results)"
 done

@@ -44,8 +44,8 @@ for ((i = 0; i < BENCH_RUNS; i++)); do
     t_file+=("$(MINION_ENGINE=file seconds "$MINIONIZE" -q -j2 -a params /bin/true)") || exit 1
     t_redis+=("$(redis_drain "$SPAWN_N" -j2 /bin/true)") || exit 1
 done
-mf=$(printf '%s\n' "${t_file[@]}" | median)
-mr=$(printf '%s\n' "${t_redis[@]}" | median)
+mf=$(median_of "${t_file[@]}")
+mr=$(median_of "${t_redis[@]}")
 echo "minionize -e file  -j2 /bin/true: $(rate "$SPAWN_N" "$mf") tasks/s"
 echo "minionize -e redis -j2 /bin/true: $(rate "$SPAWN_N" "$mr") tasks/s"
 echo "ratio redis/file (target >= 0.9): $(ratio "$mf" "$mr")"
@@ -58,8 +58,8 @@ for j in 64 256; do
         t_fn+=("$(redis_drain "$FUNC_N" -c function -j"$j" \
             --set MINION_FUNCTION="$noop")") || exit 1
     done
-    mc=$(printf '%s\n' "${t_ceil[@]}" | median)
-    mn=$(printf '%s\n' "${t_fn[@]}" | median)
+    mc=$(median_of "${t_ceil[@]}")
+    mn=$(median_of "${t_fn[@]}")
     echo "redis-benchmark -P 64 XADD:          $(rate "$FUNC_N" "$mc") entries/s"
     echo "minionize -e redis -c function -j$j: $(rate "$FUNC_N" "$mn") tasks/s"
     echo "ratio -j$j / XADD ceiling (target >= 0.3 at -j64): $(ratio "$mc" "$mn")"
