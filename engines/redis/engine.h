@@ -331,6 +331,12 @@ void writer_push(struct redis_engine *r, char *buf, int len,
  * was about. Borrows: id (copied). */
 void writer_push_about(struct redis_engine *r, char *buf, int len,
                        enum write_kind kind, const char *id);
+/* Queue @head followed by @n ids (RID_MAX bytes apart), @chunk ids per
+ * command. Returns: how many ids were queued (fewer when out of memory).
+ * Borrows: everything. */
+size_t writer_push_ids(struct redis_engine *r, const char *const *head,
+                       size_t nhead, const char *ids, size_t n, size_t chunk,
+                       enum write_kind kind);
 void writer_flush(struct redis_engine *r);
 int writer_idle(const struct redis_engine *r);
 

@@ -23,24 +23,17 @@
 static void release_ids(struct redis_engine *r, const char *ids, size_t n)
 {
     const char *head[SCRIPT_HEAD_ARGS + 1];
-    size_t done = 0;
+    size_t done;
 
     script_head(r, script_release, head);
     head[SCRIPT_HEAD_ARGS] = r->claim_idle;
-    while (done < n) {
-        size_t k = n - done < RELEASE_CHUNK ? n - done : RELEASE_CHUNK;
-        char *buf = NULL;
-        int len = format_with_ids(head, SCRIPT_HEAD_ARGS + 1,
-                                  ids + done * RID_MAX, k, &buf);
-        if (len < 0) {
-            minion_log(r->inst, MINION_LOG_ERROR,
-                       "out of memory: %zu released tasks stay pending; "
-                       "their next run counts as an attempt",
-                       n - done);
-            return;
-        }
-        writer_push(r, buf, len, WRITE_RELEASE);
-        done += k;
+    done = writer_push_ids(r, head, SCRIPT_HEAD_ARGS + 1, ids, n, RELEASE_CHUNK,
+                           WRITE_RELEASE);
+    if (done < n) {
+        minion_log(r->inst, MINION_LOG_ERROR,
+                   "out of memory: %zu released tasks stay pending; their "
+                   "next run counts as an attempt",
+                   n - done);
     }
 }
 

@@ -197,27 +197,35 @@ void writer_dead(struct redis_engine *r, const char *id, const char *param,
     writer_push(r, buf, blen, WRITE_DEAD);
 }
 
-/* Move the collected ids into the queue as XACK / take commands. */
-static int format_ids(struct redis_engine *r, char **ids, size_t *n,
-                      size_t chunk, const char *const *head, size_t nhead,
-                      enum write_kind kind)
+size_t writer_push_ids(struct redis_engine *r, const char *const *head,
+                       size_t nhead, const char *ids, size_t n, size_t chunk,
+                       enum write_kind kind)
 {
     size_t done = 0;
 
-    while (done < *n) {
-        size_t k = *n - done < chunk ? *n - done : chunk;
+    while (done < n) {
+        size_t k = n - done < chunk ? n - done : chunk;
         char *buf;
-        int len = format_with_ids(head, nhead, *ids + done * RID_MAX, k, &buf);
+        int len = format_with_ids(head, nhead, ids + done * RID_MAX, k, &buf);
         if (len < 0) {
             break;
         }
         writer_push(r, buf, len, kind);
         done += k;
     }
-    /* Keep what could not be formatted for the next flush. */
-    memmove(*ids, *ids + done * RID_MAX, (*n - done) * RID_MAX);
+    return done;
+}
+
+/* Move the collected ids into the queue as XACK / take commands, and keep
+ * what could not be formatted for the next flush. */
+static void format_ids(struct redis_engine *r, char *ids, size_t *n,
+                       size_t chunk, const char *const *head, size_t nhead,
+                       enum write_kind kind)
+{
+    size_t done = writer_push_ids(r, head, nhead, ids, *n, chunk, kind);
+
+    memmove(ids, ids + done * RID_MAX, (*n - done) * RID_MAX);
     *n -= done;
-    return *n ? -ENOMEM : 0;
 }
 
 static void log_error_reply(struct redis_engine *r, const struct write_cmd *c,
@@ -352,13 +360,13 @@ void writer_flush(struct redis_engine *r)
     }
     if (w->nacks) {
         const char *head[] = {"XACK", r->keys.stream, r->group};
-        format_ids(r, &w->acks, &w->nacks, ACK_CHUNK, head, 3, WRITE_ACK);
+        format_ids(r, w->acks, &w->nacks, ACK_CHUNK, head, 3, WRITE_ACK);
     }
     if (w->nretries) {
         const char *head[SCRIPT_HEAD_ARGS + 1];
         script_head(r, script_take, head);
         head[SCRIPT_HEAD_ARGS] = "ids";
-        format_ids(r, &w->retries, &w->nretries, TAKE_CHUNK, head,
+        format_ids(r, w->retries, &w->nretries, TAKE_CHUNK, head,
                    SCRIPT_HEAD_ARGS + 1, WRITE_RETRY);
     }
     if (w->nq == 0) {
